@@ -1,0 +1,53 @@
+/* smmp-event.h: what the core tells its caller.
+ *
+ * The core never does I/O.  Each call that feeds it input may queue frames to
+ * broadcast and events; the caller pops them and acts (sends, shows,
+ * saves).  Events are owned by whoever pops them.
+ */
+#ifndef SMMP_EVENT_H
+#define SMMP_EVENT_H
+
+#include <glib.h>
+
+#include "smmp-error.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  /* The initiator fixed who takes part: @handles in index order; @outsiders
+   * were invited and did not answer (no plugin, or too slow). */
+  SMMP_EVENT_ROSTER_FIXED = 1,
+  /* Key agreement confirmed by every member: the session is up.
+   * @handles lists the members in index order. */
+  SMMP_EVENT_SESSION_UP,
+  /* Key agreement ended without a session.  @code and @message say why;
+   * @handles names the members held responsible (silent, refusing, or whose
+   * proof failed), possibly none. */
+  SMMP_EVENT_SESSION_FAILED,
+  /* One frame was refused; the session goes on.  @handle is who the room
+   * said sent it. */
+  SMMP_EVENT_FRAME_REJECTED,
+} SmmpEventType;
+
+typedef struct {
+  SmmpEventType type;
+  SmmpErrorCode code;   /* SESSION_FAILED and FRAME_REJECTED; 0 otherwise */
+  char *message;        /* a sentence a person can read; never NULL */
+  char *handle;         /* FRAME_REJECTED: the sender; otherwise NULL */
+  GPtrArray *handles;   /* of char*; never NULL, may be empty */
+  GPtrArray *outsiders; /* of char*; never NULL, may be empty */
+} SmmpEvent;
+
+/* Creates an event; @message is copied.  For the core's own use. */
+SmmpEvent *smmp_event_new (SmmpEventType type, SmmpErrorCode code,
+                           const char *handle, const char *message);
+
+void smmp_event_free (SmmpEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpEvent, smmp_event_free)
+
+/* "session-up", "frame-rejected", ... */
+const char *smmp_event_type_name (SmmpEventType type);
+
+G_END_DECLS
+
+#endif /* SMMP_EVENT_H */

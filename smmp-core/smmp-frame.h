@@ -1,0 +1,123 @@
+/* smmp-frame.h: the versioned binary frames of SMMP (ruling R14).
+ *
+ * Every frame starts with a version byte, a type byte and the 16-byte session
+ * id.  Frames sent after a member has a session signing key end in a 64-byte
+ * Ed25519 signature over every byte before it.  docs/PROTOCOL.md gives each
+ * layout byte by byte.  Decoding checks sizes before anything else and turns
+ * every malformed input into an SMMP_ERROR; it never aborts.
+ */
+#ifndef SMMP_FRAME_H
+#define SMMP_FRAME_H
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SMMP_PROTOCOL_VERSION 1
+#define SMMP_SID_BYTES 16
+#define SMMP_KEY_PUBLIC_BYTES 32
+#define SMMP_SIGNATURE_BYTES 64
+#define SMMP_SIGN_SECRET_BYTES 64
+#define SMMP_MAC_BYTES 32
+#define SMMP_MAX_MEMBERS 128
+#define SMMP_MAX_HANDLE_BYTES 255
+#define SMMP_FRAME_HEADER_BYTES (2 + SMMP_SID_BYTES)
+#define SMMP_FRAME_MAX_BYTES (64 * 1024)
+
+typedef enum {
+  SMMP_FRAME_INVITE = 0x01,  /* initiator: session id and invited handles (R8) */
+  SMMP_FRAME_ANSWER = 0x02,  /* invitee: B_j, R_j, signing key (VI.2) */
+  SMMP_FRAME_ROSTER = 0x03,  /* initiator: indices fixed by sorted B (R8) */
+  SMMP_FRAME_AUTH = 0x04,    /* round 2: H_j and one triple-DH MAC per peer (VI.3-4) */
+  SMMP_FRAME_KEY = 0x05,     /* round 3: K_j (VI.8) */
+  SMMP_FRAME_CONFIRM = 0x06, /* key confirmation (R7) */
+  SMMP_FRAME_ABORT = 0x07,   /* a member refuses the session, with the reason */
+} SmmpFrameType;
+
+typedef struct {
+  char *handle;                /* owned, NUL-terminated UTF-8 */
+  const guint8 *identity_key;  /* B, 32 bytes, view into the frame */
+  const guint8 *ratchet_key;   /* R, 32 bytes */
+  const guint8 *signing_key;   /* Ed25519 public key, 32 bytes */
+} SmmpRosterEntry;
+
+/* A decoded frame.  Every pointer is a view into the frame's own copy of
+ * the bytes and lives as long as the frame. */
+typedef struct {
+  GBytes *bytes;            /* the whole frame as received */
+  guint8 version;
+  SmmpFrameType type;
+  const guint8 *sid;        /* SMMP_SID_BYTES */
+  const guint8 *signature;  /* NULL for unsigned types (INVITE) */
+  gsize signed_len;         /* bytes the signature covers */
+
+  guint sender;             /* AUTH, KEY, CONFIRM, ABORT: index; ROSTER: signer */
+
+  /* INVITE: invited handles.  ROSTER: outsiders (invited, not answering). */
+  GPtrArray *handles;       /* of char*, owned */
+
+  /* ROSTER */
+  SmmpRosterEntry *entries;
+  guint n_entries;
+
+  /* ANSWER */
+  const guint8 *identity_key;
+  const guint8 *ratchet_key;
+  const guint8 *signing_key;
+
+  /* AUTH: H_j; KEY: K_j (SMMP_BD_ELEMENT_BYTES) */
+  const guint8 *element;
+  /* AUTH: one MAC per other member, in index order, the sender skipped */
+  const guint8 *macs;
+  guint n_macs;
+
+  /* CONFIRM */
+  const guint8 *confirm;
+
+  /* ABORT: an SmmpErrorCode */
+  guint reason;
+} SmmpFrame;
+
+/* Decodes @len bytes at @data (copied).  Returns NULL with @error set
+ * (SMMP_ERROR_TOO_LARGE, _VERSION or _MALFORMED) for anything that is not a
+ * well-formed frame of this version.  Signatures are not checked here. */
+SmmpFrame *smmp_frame_decode (const guint8 *data, gsize len, GError **error);
+SmmpFrame *smmp_frame_decode_bytes (GBytes *bytes, GError **error);
+
+void smmp_frame_free (SmmpFrame *frame);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpFrame, smmp_frame_free)
+
+/* TRUE iff the frame is signed and its signature verifies under @signing_key. */
+gboolean smmp_frame_verify (const SmmpFrame *frame,
+                            const guint8 signing_key[SMMP_KEY_PUBLIC_BYTES]);
+
+/* A short name for @type ("invite", "auth", ...). */
+const char *smmp_frame_type_name (SmmpFrameType type);
+
+/* Encoders.  Each returns a new GBytes; @sign_secret is the sender's Ed25519
+ * secret key (64 bytes, guarded memory) for signed frames. */
+GBytes *smmp_frame_encode_invite (const guint8 sid[SMMP_SID_BYTES],
+                                  const char *const *handles, guint n_handles);
+GBytes *smmp_frame_encode_answer (const guint8 sid[SMMP_SID_BYTES],
+                                  const guint8 identity_key[SMMP_KEY_PUBLIC_BYTES],
+                                  const guint8 ratchet_key[SMMP_KEY_PUBLIC_BYTES],
+                                  const guint8 signing_key[SMMP_KEY_PUBLIC_BYTES],
+                                  const guint8 *sign_secret);
+GBytes *smmp_frame_encode_roster (const guint8 sid[SMMP_SID_BYTES], guint signer,
+                                  const SmmpRosterEntry *entries, guint n_entries,
+                                  const char *const *outsiders, guint n_outsiders,
+                                  const guint8 *sign_secret);
+GBytes *smmp_frame_encode_auth (const guint8 sid[SMMP_SID_BYTES], guint sender,
+                                const guint8 *element, const guint8 *macs,
+                                guint n_macs, const guint8 *sign_secret);
+GBytes *smmp_frame_encode_key (const guint8 sid[SMMP_SID_BYTES], guint sender,
+                               const guint8 *element, const guint8 *sign_secret);
+GBytes *smmp_frame_encode_confirm (const guint8 sid[SMMP_SID_BYTES], guint sender,
+                                   const guint8 confirm[SMMP_MAC_BYTES],
+                                   const guint8 *sign_secret);
+GBytes *smmp_frame_encode_abort (const guint8 sid[SMMP_SID_BYTES], guint sender,
+                                 guint reason, const guint8 *sign_secret);
+
+G_END_DECLS
+
+#endif /* SMMP_FRAME_H */

@@ -1,0 +1,401 @@
+/* sim-room.c: the in-process room behind the tests and smmp-sim. */
+#include "sim-room.h"
+
+#include <string.h>
+#include <time.h>
+
+#define MAX_EXPIRIES 8
+
+typedef struct {
+  GBytes *frame;
+  guint depth;
+} SimPending;
+
+typedef struct {
+  GBytes *frame;
+  guint sender;
+  guint depth;
+  gboolean *recipients; /* NULL: everyone */
+} SimEntry;
+
+struct _SimRoom {
+  GRand *rand;
+  SimMember *members;
+  guint n;
+  GPtrArray *log; /* of SimEntry* */
+  SimPostHook hook;
+  gpointer hook_data;
+  guint posting_depth; /* depth of the frame being posted, for the hook */
+};
+
+static gint64
+cpu_now (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+static void
+entry_free (gpointer data)
+{
+  SimEntry *e = data;
+
+  g_bytes_unref (e->frame);
+  g_free (e->recipients);
+  g_free (e);
+}
+
+static void
+pending_free (gpointer data)
+{
+  SimPending *p = data;
+
+  g_bytes_unref (p->frame);
+  g_free (p);
+}
+
+SimRoom *
+sim_room_new (guint n_members, guint64 seed)
+{
+  SimRoom *room = g_new0 (SimRoom, 1);
+
+  room->rand = g_rand_new_with_seed_array ((const guint32 *) &seed, 2);
+  room->n = n_members;
+  room->members = g_new0 (SimMember, n_members);
+  room->log = g_ptr_array_new_with_free_func (entry_free);
+  for (guint i = 0; i < n_members; i++)
+    {
+      SimMember *m = &room->members[i];
+
+      m->handle = g_strdup_printf ("m%03u", i);
+      m->identity = smmp_identity_generate ();
+      m->events = g_ptr_array_new_with_free_func ((GDestroyNotify) smmp_event_free);
+      g_queue_init (&m->outbox);
+    }
+  return room;
+}
+
+static void
+member_clear_session (SimMember *m)
+{
+  g_clear_pointer (&m->ka, smmp_ka_free);
+  g_clear_pointer (&m->state, smmp_group_state_free);
+  g_queue_clear_full (&m->outbox, pending_free);
+  g_ptr_array_set_size (m->events, 0);
+  m->cursor = 0;
+  m->depth = 0;
+}
+
+void
+sim_room_free (SimRoom *room)
+{
+  for (guint i = 0; i < room->n; i++)
+    {
+      SimMember *m = &room->members[i];
+
+      member_clear_session (m);
+      g_ptr_array_unref (m->events);
+      smmp_identity_free (m->identity);
+      g_free (m->handle);
+    }
+  g_free (room->members);
+  g_ptr_array_unref (room->log);
+  g_rand_free (room->rand);
+  g_free (room);
+}
+
+guint
+sim_room_size (SimRoom *room)
+{
+  return room->n;
+}
+
+SimMember *
+sim_room_member (SimRoom *room, guint index)
+{
+  g_assert (index < room->n);
+  return &room->members[index];
+}
+
+GRand *
+sim_room_rand (SimRoom *room)
+{
+  return room->rand;
+}
+
+void
+sim_room_set_post_hook (SimRoom *room, SimPostHook hook, gpointer data)
+{
+  room->hook = hook;
+  room->hook_data = data;
+}
+
+void
+sim_room_append (SimRoom *room, guint sender, GBytes *frame, const gboolean *recipients)
+{
+  SimEntry *e = g_new0 (SimEntry, 1);
+
+  e->frame = g_bytes_ref (frame);
+  e->sender = sender;
+  e->depth = room->posting_depth;
+  if (recipients != NULL)
+    e->recipients = g_memdup2 (recipients, room->n * sizeof (gboolean));
+  g_ptr_array_add (room->log, e);
+}
+
+/* Moves whatever the member's engine produced into its outbox and events. */
+static void
+drain (SimMember *m)
+{
+  GBytes *frame;
+  SmmpEvent *event;
+
+  if (m->ka == NULL)
+    return;
+  while ((frame = smmp_ka_pop_frame (m->ka)) != NULL)
+    {
+      SimPending *p = g_new0 (SimPending, 1);
+      char *armour = smmp_armour_encode (frame);
+
+      p->frame = frame;
+      p->depth = m->depth + 1;
+      m->frames_sent++;
+      m->bytes_sent += g_bytes_get_size (frame);
+      m->wire_bytes_sent += strlen (armour);
+      g_free (armour);
+      g_queue_push_tail (&m->outbox, p);
+    }
+  while ((event = smmp_ka_pop_event (m->ka)) != NULL)
+    {
+      if (event->type == SMMP_EVENT_SESSION_UP)
+        m->state = smmp_ka_take_state (m->ka);
+      g_ptr_array_add (m->events, event);
+    }
+}
+
+static void
+record_error (SimMember *m, const char *sender, GError *error)
+{
+  g_ptr_array_add (m->events, smmp_event_new (SMMP_EVENT_FRAME_REJECTED, error->code,
+                                              sender, error->message));
+}
+
+gboolean
+sim_room_start_ka (SimRoom *room, guint initiator, GError **error)
+{
+  SimMember *m = &room->members[initiator];
+  g_autoptr (GPtrArray) invited = g_ptr_array_new ();
+  gint64 t0;
+
+  for (guint i = 0; i < room->n; i++)
+    if (i != initiator)
+      g_ptr_array_add (invited, room->members[i].handle);
+  t0 = cpu_now ();
+  m->ka = smmp_ka_initiate (m->identity, m->handle, (const char *const *) invited->pdata,
+                            invited->len, error);
+  m->cpu_ns += cpu_now () - t0;
+  if (m->ka == NULL)
+    return FALSE;
+  drain (m);
+  return TRUE;
+}
+
+static void
+deliver (SimRoom *room, guint index)
+{
+  SimMember *m = &room->members[index];
+  SimEntry *e = g_ptr_array_index (room->log, m->cursor++);
+  const char *sender = room->members[e->sender].handle;
+  gint64 t0;
+
+  if (e->recipients != NULL && !e->recipients[index])
+    return;
+  m->depth = MAX (m->depth, e->depth);
+  t0 = cpu_now ();
+  if (m->ka != NULL)
+    smmp_ka_receive (m->ka, sender, e->frame);
+  else if (e->sender != index && g_bytes_get_size (e->frame) > 1
+           && ((const guint8 *) g_bytes_get_data (e->frame, NULL))[1] == SMMP_FRAME_INVITE)
+    {
+      g_autoptr (GError) error = NULL;
+
+      m->ka = smmp_ka_accept (m->identity, m->handle, sender, e->frame, &error);
+      if (m->ka == NULL)
+        record_error (m, sender, error);
+    }
+  m->cpu_ns += cpu_now () - t0;
+  drain (m);
+}
+
+static void
+post (SimRoom *room, guint index)
+{
+  SimMember *m = &room->members[index];
+  SimPending *p = g_queue_pop_head (&m->outbox);
+
+  room->posting_depth = p->depth;
+  if (room->hook != NULL)
+    room->hook (room, index, p->frame, room->hook_data);
+  else
+    sim_room_append (room, index, p->frame, NULL);
+  pending_free (p);
+}
+
+static gboolean
+expire_open_agreements (SimRoom *room)
+{
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < room->n; i++)
+    {
+      SimMember *m = &room->members[i];
+      SmmpKaPhase phase;
+      gint64 t0;
+
+      if (m->ka == NULL)
+        continue;
+      phase = smmp_ka_get_phase (m->ka);
+      if (phase == SMMP_KA_DONE || phase == SMMP_KA_FAILED)
+        continue;
+      t0 = cpu_now ();
+      smmp_ka_expire (m->ka);
+      m->cpu_ns += cpu_now () - t0;
+      drain (m);
+      any = TRUE;
+    }
+  return any;
+}
+
+void
+sim_room_run (SimRoom *room)
+{
+  g_autofree guint *choices = g_new (guint, 2 * room->n);
+  guint expiries = 0;
+
+  for (;;)
+    {
+      guint n_choices = 0, pick;
+
+      for (guint i = 0; i < room->n; i++)
+        {
+          if (!g_queue_is_empty (&room->members[i].outbox))
+            choices[n_choices++] = i;                 /* post */
+          if (room->members[i].cursor < room->log->len)
+            choices[n_choices++] = room->n + i;       /* read */
+        }
+      if (n_choices == 0)
+        {
+          if (expiries++ < MAX_EXPIRIES && expire_open_agreements (room))
+            continue;
+          return;
+        }
+      pick = choices[g_rand_int_range (room->rand, 0, (gint32) n_choices)];
+      if (pick < room->n)
+        post (room, pick);
+      else
+        deliver (room, pick - room->n);
+    }
+}
+
+GPtrArray *
+sim_room_reset (SimRoom *room, GArray **senders)
+{
+  GPtrArray *frames = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  *senders = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < room->log->len; i++)
+    {
+      SimEntry *e = g_ptr_array_index (room->log, i);
+
+      g_ptr_array_add (frames, g_bytes_ref (e->frame));
+      g_array_append_val (*senders, e->sender);
+    }
+  g_ptr_array_set_size (room->log, 0);
+  for (guint i = 0; i < room->n; i++)
+    member_clear_session (&room->members[i]);
+  return frames;
+}
+
+guint
+sim_room_count_up (SimRoom *room)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < room->n; i++)
+    if (!room->members[i].attacker && room->members[i].state != NULL)
+      count++;
+  return count;
+}
+
+guint
+sim_room_count_failed (SimRoom *room)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < room->n; i++)
+    if (!room->members[i].attacker && room->members[i].ka != NULL
+        && smmp_ka_get_phase (room->members[i].ka) == SMMP_KA_FAILED)
+      count++;
+  return count;
+}
+
+gboolean
+sim_room_converged (SimRoom *room)
+{
+  guint8 first[SMMP_HASH_BYTES], other[SMMP_HASH_BYTES];
+  gboolean have_first = FALSE;
+
+  for (guint i = 0; i < room->n; i++)
+    {
+      SimMember *m = &room->members[i];
+
+      if (m->attacker)
+        continue;
+      if (m->state == NULL)
+        return FALSE;
+      if (!have_first)
+        {
+          smmp_group_state_shared_digest (m->state, first);
+          have_first = TRUE;
+          continue;
+        }
+      smmp_group_state_shared_digest (m->state, other);
+      if (memcmp (first, other, sizeof first) != 0)
+        return FALSE;
+    }
+  return have_first;
+}
+
+guint
+sim_room_max_depth (SimRoom *room)
+{
+  guint depth = 0;
+
+  for (guint i = 0; i < room->log->len; i++)
+    depth = MAX (depth, ((SimEntry *) g_ptr_array_index (room->log, i))->depth);
+  return depth;
+}
+
+guint
+sim_room_count_events (SimRoom *room, SmmpEventType type, SmmpErrorCode code)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < room->n; i++)
+    {
+      SimMember *m = &room->members[i];
+
+      if (m->attacker)
+        continue;
+      for (guint k = 0; k < m->events->len; k++)
+        {
+          SmmpEvent *e = g_ptr_array_index (m->events, k);
+
+          if (e->type == type && (code == 0 || e->code == code))
+            count++;
+        }
+    }
+  return count;
+}

@@ -1,0 +1,82 @@
+/* sim-room.h: an in-process room for many SMMP members.
+ *
+ * The room is a total-order broadcast, like an XMPP MUC: every frame a
+ * member posts enters one log, and every member (the sender included) reads
+ * the log in order.  The seed drives only the schedule: which member posts
+ * next and which member reads next.  Key material always comes from
+ * libsodium.  When nothing is left to do, members whose key agreement is
+ * still open are told their deadline passed, as the plugin's timer would.
+ *
+ * A post hook lets a test play a hostile room: drop, replace or equivocate
+ * (deliver different frames to different members).
+ */
+#ifndef SIM_ROOM_H
+#define SIM_ROOM_H
+
+#include <glib.h>
+
+#include "smmp.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SimRoom SimRoom;
+
+typedef struct {
+  char *handle;
+  SmmpIdentity *identity;
+  SmmpKeyAgreement *ka;
+  SmmpGroupState *state;   /* once the session is up */
+  GPtrArray *events;       /* of SmmpEvent*: everything the engine reported */
+  GQueue outbox;           /* of SimPending*: frames not yet in the room */
+  guint cursor;            /* next log entry to read */
+  guint depth;             /* causal depth of what this member has seen */
+  gint64 cpu_ns;           /* time spent inside the engine */
+  guint64 bytes_sent;
+  guint64 wire_bytes_sent; /* armoured, as a room would carry them */
+  guint frames_sent;
+  gboolean attacker;       /* a hostile insider: not counted as honest */
+} SimMember;
+
+/* Called when a member's frame reaches the room.  The default appends it
+ * for everyone; a hook decides instead (sim_room_append() as it likes). */
+typedef void (*SimPostHook) (SimRoom *room, guint sender, GBytes *frame,
+                             gpointer data);
+
+SimRoom *sim_room_new (guint n_members, guint64 seed);
+void sim_room_free (SimRoom *room);
+
+guint sim_room_size (SimRoom *room);
+SimMember *sim_room_member (SimRoom *room, guint index);
+GRand *sim_room_rand (SimRoom *room);
+
+void sim_room_set_post_hook (SimRoom *room, SimPostHook hook, gpointer data);
+
+/* Puts @frame into the room's order as sent by @sender.  @recipients is NULL
+ * (everyone) or an array of sim_room_size() booleans. */
+void sim_room_append (SimRoom *room, guint sender, GBytes *frame,
+                      const gboolean *recipients);
+
+/* Member @initiator invites all the others. */
+gboolean sim_room_start_ka (SimRoom *room, guint initiator, GError **error);
+
+/* Runs the schedule until nothing is left to do. */
+void sim_room_run (SimRoom *room);
+
+/* Forgets every member's agreement, state, outbox and the room's log;
+ * identities stay.  Returns the old log (of GBytes*, in order) with the
+ * senders in @senders (of guint), for a replay. */
+GPtrArray *sim_room_reset (SimRoom *room, GArray **senders);
+
+/* Honest members whose session is up, and honest members that refused. */
+guint sim_room_count_up (SimRoom *room);
+guint sim_room_count_failed (SimRoom *room);
+/* TRUE iff every honest member is up and all hold the same shared state. */
+gboolean sim_room_converged (SimRoom *room);
+/* The longest causal chain of frames in the log. */
+guint sim_room_max_depth (SimRoom *room);
+/* How many events of @type with @code (0: any) honest members reported. */
+guint sim_room_count_events (SimRoom *room, SmmpEventType type, SmmpErrorCode code);
+
+G_END_DECLS
+
+#endif /* SIM_ROOM_H */
