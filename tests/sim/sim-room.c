@@ -243,10 +243,18 @@ post (SimRoom *room, guint index)
   pending_free (p);
 }
 
+/* Deadlines pass when the room is quiet.  The initiator's deadline for
+ * answers is the shortest (an invitee waits longer for the roster than the
+ * initiator waits for answers), so it passes alone first. */
 static gboolean
 expire_open_agreements (SimRoom *room)
 {
-  gboolean any = FALSE;
+  gboolean any = FALSE, collecting = FALSE;
+
+  for (guint i = 0; i < room->n; i++)
+    if (room->members[i].ka != NULL
+        && smmp_ka_get_phase (room->members[i].ka) == SMMP_KA_COLLECTING)
+      collecting = TRUE;
 
   for (guint i = 0; i < room->n; i++)
     {
@@ -257,7 +265,8 @@ expire_open_agreements (SimRoom *room)
       if (m->ka == NULL)
         continue;
       phase = smmp_ka_get_phase (m->ka);
-      if (phase == SMMP_KA_DONE || phase == SMMP_KA_FAILED)
+      if (phase == SMMP_KA_DONE || phase == SMMP_KA_FAILED
+          || (collecting && phase != SMMP_KA_COLLECTING))
         continue;
       t0 = cpu_now ();
       smmp_ka_expire (m->ka);
