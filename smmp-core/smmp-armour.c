@@ -88,14 +88,33 @@ smmp_armour_decode (const char *text, GError **error)
       return NULL;
     }
 
-  bin = g_malloc (SMMP_FRAME_MAX_BYTES);
-  if (sodium_base642bin (bin, SMMP_FRAME_MAX_BYTES, b64, (gsize) (end - b64),
+  /* libsodium 1.0.18 decodes bytes >= 0x80 as if they were '/': the
+   * alphabet is checked here first. */
+  for (const char *p = b64; p < end; p++)
+    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=')
+      {
+        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
+                             "armour is not valid base64");
+        return NULL;
+      }
+
+  /* Room for the two bytes base64 padding can add past the limit, so that
+   * an oversized frame is named as such. */
+  bin = g_malloc (SMMP_FRAME_MAX_BYTES + 2);
+  if (sodium_base642bin (bin, SMMP_FRAME_MAX_BYTES + 2, b64, (gsize) (end - b64),
                          NULL, &bin_len, NULL, B64_VARIANT) != 0
       || bin_len == 0)
     {
       g_free (bin);
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
                            "armour is not valid base64");
+      return NULL;
+    }
+  if (bin_len > SMMP_FRAME_MAX_BYTES)
+    {
+      g_free (bin);
+      g_set_error (error, SMMP_ERROR, SMMP_ERROR_TOO_LARGE,
+                   "armoured frame is over the limit of %d bytes", SMMP_FRAME_MAX_BYTES);
       return NULL;
     }
   return g_bytes_new_take (g_realloc (bin, bin_len), bin_len);

@@ -37,21 +37,32 @@ take_u8 (Reader *r, guint *out)
   return TRUE;
 }
 
-/* A handle is 1-255 bytes of UTF-8 without control characters: it is shown
- * to people. */
+gboolean
+smmp_handle_is_valid (const char *handle, gsize len)
+{
+  const char *end = handle + len;
+
+  if (len == 0 || len > SMMP_MAX_HANDLE_BYTES || !g_utf8_validate (handle, len, NULL))
+    return FALSE;
+  for (const char *p = handle; p < end; p = g_utf8_next_char (p))
+    {
+      GUnicodeType type = g_unichar_type (g_utf8_get_char (p));
+
+      if (type == G_UNICODE_CONTROL || type == G_UNICODE_FORMAT)
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static char *
 take_handle (Reader *r)
 {
   guint len;
   const guint8 *at;
 
-  if (!take_u8 (r, &len) || len == 0 || (at = take (r, len)) == NULL)
+  if (!take_u8 (r, &len) || (at = take (r, len)) == NULL
+      || !smmp_handle_is_valid ((const char *) at, len))
     return NULL;
-  if (!g_utf8_validate ((const char *) at, len, NULL))
-    return NULL;
-  for (guint i = 0; i < len; i++)
-    if (at[i] < 0x20 || at[i] == 0x7f)
-      return NULL;
   return g_strndup ((const char *) at, len);
 }
 

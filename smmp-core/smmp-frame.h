@@ -87,6 +87,12 @@ SmmpFrame *smmp_frame_decode_bytes (GBytes *bytes, GError **error);
 void smmp_frame_free (SmmpFrame *frame);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpFrame, smmp_frame_free)
 
+/* TRUE iff @len bytes at @handle make a usable handle: 1 to 255 bytes of
+ * UTF-8 with no control or format characters (Unicode Cc and Cf: no
+ * C0/C1 controls, no bidirectional overrides, no zero-width characters),
+ * since handles are shown to people. */
+gboolean smmp_handle_is_valid (const char *handle, gsize len);
+
 /* TRUE iff the frame is signed and its signature verifies under @signing_key. */
 gboolean smmp_frame_verify (const SmmpFrame *frame,
                             const guint8 signing_key[SMMP_KEY_PUBLIC_BYTES]);

@@ -159,7 +159,7 @@ read_key_member (JsonObject *object, const char *name, guint8 *out,
                  GError **error)
 {
   const char *text;
-  guchar *raw;
+  guint8 *raw;
   gsize len = 0;
   gboolean ok;
 
@@ -171,16 +171,18 @@ read_key_member (JsonObject *object, const char *name, guint8 *out,
       return FALSE;
     }
   text = json_object_get_string_member (object, name);
-  raw = g_base64_decode (text, &len);
-  ok = len == SMMP_PUBLIC_KEY_BYTES;
+  /* Strict base64: a stray character is an error, not something to skip. */
+  raw = sodium_malloc (SMMP_PUBLIC_KEY_BYTES + 1);
+  ok = sodium_base642bin (raw, SMMP_PUBLIC_KEY_BYTES + 1, text, strlen (text), NULL,
+                          &len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0
+       && len == SMMP_PUBLIC_KEY_BYTES;
   if (ok)
     memcpy (out, raw, len);
   else
     g_set_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
-                 "identity file's \"%s\" key is %zu bytes, not %d",
-                 name, len, SMMP_PUBLIC_KEY_BYTES);
-  sodium_memzero (raw, len);
-  g_free (raw);
+                 "identity file's \"%s\" key is not %d bytes of base64",
+                 name, SMMP_PUBLIC_KEY_BYTES);
+  sodium_free (raw);
   return ok;
 }
 
@@ -209,8 +211,9 @@ smmp_identity_from_json (const char *json, GError **error)
   object = json_node_get_object (root);
   if (g_strcmp0 (json_object_get_string_member_with_default (object, "type", ""),
                  IDENTITY_JSON_TYPE) != 0
-      || json_object_get_int_member_with_default (object, "version", 0)
-             != IDENTITY_JSON_VERSION)
+      || !json_object_has_member (object, "version")
+      || json_node_get_value_type (json_object_get_member (object, "version")) != G_TYPE_INT64
+      || json_object_get_int_member (object, "version") != IDENTITY_JSON_VERSION)
     {
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                            "not an SMMP identity file of version 1");

@@ -38,7 +38,7 @@ gboolean smmp_identity_dh (const SmmpIdentity *identity,
 char *smmp_fingerprint_format (const guint8 public_key[SMMP_PUBLIC_KEY_BYTES]);
 
 /* Parses a fingerprint typed by a person: hex digits in either case, spaces,
- * colons and dashes ignored.  Returns FALSE unless exactly 40 hex digits. */
+ * tabs, colons and dashes ignored.  Returns FALSE unless exactly 40 hex digits. */
 gboolean smmp_fingerprint_parse (const char *text,
                                  guint8 out[SMMP_FINGERPRINT_BYTES]);
 

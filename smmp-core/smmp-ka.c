@@ -60,12 +60,12 @@ struct _SmmpKeyAgreement {
   GQueue events;          /* of SmmpEvent* */
 };
 
-static guint master_keys_alive;
+static gint master_keys_alive;
 
 guint
 smmp_ka_master_keys_alive (void)
 {
-  return g_atomic_int_get (&master_keys_alive);
+  return (guint) g_atomic_int_get (&master_keys_alive);
 }
 
 /* ---- small helpers --------------------------------------------------- */
@@ -82,17 +82,7 @@ answer_free (gpointer data)
 static gboolean
 handle_is_usable (const char *handle)
 {
-  gsize len;
-
-  if (handle == NULL)
-    return FALSE;
-  len = strlen (handle);
-  if (len == 0 || len > SMMP_MAX_HANDLE_BYTES || !g_utf8_validate (handle, len, NULL))
-    return FALSE;
-  for (const guchar *p = (const guchar *) handle; *p != '\0'; p++)
-    if (*p < 0x20 || *p == 0x7f)
-      return FALSE;
-  return TRUE;
+  return handle != NULL && smmp_handle_is_valid (handle, strlen (handle));
 }
 
 static gboolean
@@ -565,6 +555,21 @@ handle_answer (SmmpKeyAgreement *ka, const char *sender, SmmpFrame *frame)
               "second answer from %s; the first stands", sender);
       return FALSE;
     }
+  {
+    /* X25519 with any clamped scalar maps a low-order point to zero, which
+     * libsodium reports: one multiplication per key finds it. */
+    guint8 probe[32];
+    gboolean low_order = crypto_scalarmult (probe, ka->secrets->r, frame->identity_key) != 0
+                         || crypto_scalarmult (probe, ka->secrets->r, frame->ratchet_key) != 0;
+
+    sodium_memzero (probe, sizeof probe);
+    if (low_order)
+      {
+        reject (ka, sender, SMMP_ERROR_BAD_ELEMENT,
+                "answer from %s carries a low-order curve point", sender);
+        return FALSE;
+      }
+  }
   for (guint i = 0; i < ka->answers->len; i++)
     {
       Answer *other = g_ptr_array_index (ka->answers, i);
@@ -602,8 +607,13 @@ handle_roster (SmmpKeyAgreement *ka, const char *sender, SmmpFrame *frame)
               "roster from %s when none was expected", sender);
       return FALSE;
     }
+  /* The room names senders: only the occupant who invited us may fix the
+   * roster (another occupant could otherwise copy the public answers into
+   * a roster of its own and sign it).  Binding that occupant's handle to an
+   * identity key is the trust store's job. */
   signer = &frame->entries[frame->sender];
-  if (strcmp (signer->handle, ka->initiator_handle) != 0
+  if (strcmp (sender, ka->initiator_handle) != 0
+      || strcmp (signer->handle, ka->initiator_handle) != 0
       || !smmp_frame_verify (frame, signer->signing_key))
     {
       reject (ka, sender, SMMP_ERROR_FORGED,
@@ -621,6 +631,21 @@ handle_roster (SmmpKeyAgreement *ka, const char *sender, SmmpFrame *frame)
         }
       if (strcmp (frame->entries[i].handle, ka->self_handle) == 0)
         self = i;
+    }
+  for (guint i = 0; i < frame->handles->len; i++)
+    {
+      const char *outsider = g_ptr_array_index (frame->handles, i);
+      gboolean member = FALSE;
+
+      for (guint k = 0; k < frame->n_entries; k++)
+        member = member || strcmp (frame->entries[k].handle, outsider) == 0;
+      if (member || !list_contains (ka->invited, outsider))
+        {
+          fail (ka, SMMP_ERROR_NOT_INVITED, NULL, ka->initiator_handle,
+                "the roster names %s as outside the session, who was not "
+                "invited or is a member", outsider);
+          return FALSE;
+        }
     }
   if (self == G_MAXUINT)
     {
@@ -996,8 +1021,13 @@ smmp_ka_expire (SmmpKeyAgreement *ka)
       if (ka->answers->len >= 2)
         close_invitation (ka);
       else
-        fail (ka, SMMP_ERROR_TIMEOUT, NULL, NULL,
-              "nobody answered the invitation: no other occupant runs SMMP");
+        {
+          fail (ka, SMMP_ERROR_TIMEOUT, NULL, NULL,
+                "nobody answered the invitation: no other occupant runs SMMP");
+          for (guint i = 1; i < ka->invited->len; i++)
+            g_ptr_array_add (((SmmpEvent *) g_queue_peek_tail (&ka->events))->handles,
+                             g_strdup (g_ptr_array_index (ka->invited, i)));
+        }
       return;
     case SMMP_KA_AWAIT_ROSTER:
       fail (ka, SMMP_ERROR_TIMEOUT, NULL, ka->initiator_handle,
