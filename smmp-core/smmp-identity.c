@@ -154,6 +154,19 @@ smmp_identity_to_json (const SmmpIdentity *identity)
   return json;
 }
 
+/* The member's value if it is a JSON string, else NULL (never a warning:
+ * the file is untrusted input). */
+static const char *
+string_member (JsonObject *object, const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
+      || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
 static gboolean
 read_key_member (JsonObject *object, const char *name, guint8 *out,
                  GError **error)
@@ -163,14 +176,13 @@ read_key_member (JsonObject *object, const char *name, guint8 *out,
   gsize len = 0;
   gboolean ok;
 
-  if (!json_object_has_member (object, name)
-      || json_node_get_value_type (json_object_get_member (object, name)) != G_TYPE_STRING)
+  text = string_member (object, name);
+  if (text == NULL)
     {
       g_set_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                    "identity file has no \"%s\" key", name);
       return FALSE;
     }
-  text = json_object_get_string_member (object, name);
   /* Strict base64: a stray character is an error, not something to skip. */
   raw = sodium_malloc (SMMP_PUBLIC_KEY_BYTES + 1);
   ok = sodium_base642bin (raw, SMMP_PUBLIC_KEY_BYTES + 1, text, strlen (text), NULL,
@@ -193,7 +205,7 @@ smmp_identity_from_json (const char *json, GError **error)
   SmmpIdentity *identity = NULL;
   guint8 derived[SMMP_PUBLIC_KEY_BYTES];
   JsonObject *object;
-  JsonNode *root;
+  JsonNode *root, *version;
 
   if (!json_parser_load_from_data (parser, json, -1, NULL))
     {
@@ -209,11 +221,11 @@ smmp_identity_from_json (const char *json, GError **error)
       goto out;
     }
   object = json_node_get_object (root);
-  if (g_strcmp0 (json_object_get_string_member_with_default (object, "type", ""),
-                 IDENTITY_JSON_TYPE) != 0
-      || !json_object_has_member (object, "version")
-      || json_node_get_value_type (json_object_get_member (object, "version")) != G_TYPE_INT64
-      || json_object_get_int_member (object, "version") != IDENTITY_JSON_VERSION)
+  version = json_object_get_member (object, "version");
+  if (g_strcmp0 (string_member (object, "type"), IDENTITY_JSON_TYPE) != 0
+      || version == NULL || !JSON_NODE_HOLDS_VALUE (version)
+      || json_node_get_value_type (version) != G_TYPE_INT64
+      || json_node_get_int (version) != IDENTITY_JSON_VERSION)
     {
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                            "not an SMMP identity file of version 1");

@@ -3,6 +3,8 @@
 #include "sim-attacks.h"
 #include "sim-room.h"
 
+#include "smmp-ka-private.h"
+
 #include <string.h>
 
 static SimRoom *
@@ -329,6 +331,102 @@ check_replayed_answer (gboolean rewrite_sid, SmmpErrorCode expected)
 static void test_replayed_answer (void) { check_replayed_answer (FALSE, SMMP_ERROR_NOT_FOR_SESSION); }
 static void test_replayed_answer_new_sid (void) { check_replayed_answer (TRUE, SMMP_ERROR_FORGED); }
 
+
+/* ---- frames only the inviter may send, keys that cannot be used ------- */
+
+static void
+repost_roster_as_2 (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  /* Another occupant copies the genuine roster and posts it first. */
+  if (sender == 0 && ((const guint8 *) g_bytes_get_data (frame, NULL))[1] == SMMP_FRAME_ROSTER)
+    sim_room_append (room, 2, frame, NULL);
+  sim_room_append (room, sender, frame, NULL);
+}
+
+static void
+test_roster_only_from_inviter (void)
+{
+  SimRoom *room = sim_room_new (3, 21);
+
+  sim_room_set_post_hook (room, repost_roster_as_2, NULL);
+  sim_room_start_ka (room, 0, NULL);
+  sim_room_run (room);
+  g_assert_true (sim_room_converged (room));
+  g_assert_true (member_has_event (sim_room_member (room, 1), SMMP_EVENT_FRAME_REJECTED,
+                                   SMMP_ERROR_FORGED));
+  sim_room_free (room);
+}
+
+static void
+roster_with_member_as_outsider (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  g_autoptr (SmmpFrame) f = smmp_frame_decode_bytes (frame, NULL);
+
+  if (sender == 0 && f != NULL && f->type == SMMP_FRAME_ROSTER)
+    {
+      const char *outsiders[] = { f->entries[0].handle };
+      GBytes *bad = smmp_frame_encode_roster (f->sid, f->sender, f->entries, f->n_entries,
+                                              outsiders, 1,
+                                              smmp_ka_testing_sign_secret (sim_room_member (room, 0)->ka));
+      sim_room_append (room, sender, bad, NULL);
+      g_bytes_unref (bad);
+      return;
+    }
+  sim_room_append (room, sender, frame, NULL);
+}
+
+static void
+test_roster_outsiders_checked (void)
+{
+  SimRoom *room = sim_room_new (3, 22);
+
+  sim_room_member (room, 0)->attacker = TRUE; /* the initiator lies */
+  sim_room_set_post_hook (room, roster_with_member_as_outsider, NULL);
+  sim_room_start_ka (room, 0, NULL);
+  sim_room_run (room);
+  g_assert_cmpuint (sim_room_count_up (room), ==, 0);
+  g_assert_true (member_has_event (sim_room_member (room, 1), SMMP_EVENT_SESSION_FAILED,
+                                   SMMP_ERROR_NOT_INVITED));
+  g_assert_true (member_has_event (sim_room_member (room, 2), SMMP_EVENT_SESSION_FAILED,
+                                   SMMP_ERROR_NOT_INVITED));
+  sim_room_free (room);
+}
+
+static void
+low_order_answer_of_2 (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  g_autoptr (SmmpFrame) f = smmp_frame_decode_bytes (frame, NULL);
+
+  if (sender == 2 && f != NULL && f->type == SMMP_FRAME_ANSWER)
+    {
+      static const guint8 zero_point[32] = { 0 };
+      GBytes *bad = smmp_frame_encode_answer (f->sid, f->identity_key, zero_point,
+                                              f->signing_key,
+                                              smmp_ka_testing_sign_secret (sim_room_member (room, 2)->ka));
+      sim_room_append (room, sender, bad, NULL);
+      g_bytes_unref (bad);
+      return;
+    }
+  sim_room_append (room, sender, frame, NULL);
+}
+
+static void
+test_low_order_answer_dropped (void)
+{
+  SimRoom *room = sim_room_new (4, 23);
+
+  sim_room_member (room, 2)->attacker = TRUE;
+  sim_room_set_post_hook (room, low_order_answer_of_2, NULL);
+  sim_room_start_ka (room, 0, NULL);
+  sim_room_run (room);
+  g_assert_true (member_has_event (sim_room_member (room, 0), SMMP_EVENT_FRAME_REJECTED,
+                                   SMMP_ERROR_BAD_ELEMENT));
+  /* The others go on without it. */
+  g_assert_true (sim_room_converged (room));
+  g_assert_cmpuint (smmp_group_state_get_size (sim_room_member (room, 0)->state), ==, 3);
+  sim_room_free (room);
+}
+
 /* ---- set-up and time-outs --------------------------------------------- */
 
 static void
@@ -398,6 +496,8 @@ test_nobody_answers (void)
   event = smmp_ka_pop_event (ka);
   g_assert_cmpint (event->type, ==, SMMP_EVENT_SESSION_FAILED);
   g_assert_cmpint (event->code, ==, SMMP_ERROR_TIMEOUT);
+  g_assert_cmpuint (event->handles->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (event->handles, 0), ==, "bob");
   /* No roster, no signing of an abort: nothing more to send. */
   g_assert_null (smmp_ka_pop_frame (ka));
   smmp_identity_free (id);
@@ -411,6 +511,7 @@ test_bad_invitations (void)
   const char *dup[] = { "bob", "bob" };
   const char *self[] = { "alice" };
   const char *ctrl[] = { "bo\tb" };
+  const char *bidi[] = { "bo\xe2\x80\xae" "b" }; /* U+202E RIGHT-TO-LEFT OVERRIDE */
   const char *ok[] = { "bob", "carol" };
   g_autofree char *long_handle = g_strnfill (256, 'x');
   const char *toolong[] = { long_handle };
@@ -428,6 +529,9 @@ test_bad_invitations (void)
   g_assert_error (error, SMMP_ERROR, SMMP_ERROR_INVALID);
   g_clear_error (&error);
   g_assert_null (smmp_ka_initiate (id, "alice", ctrl, 1, &error));
+  g_assert_error (error, SMMP_ERROR, SMMP_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_null (smmp_ka_initiate (id, "alice", bidi, 1, &error));
   g_assert_error (error, SMMP_ERROR, SMMP_ERROR_INVALID);
   g_clear_error (&error);
   g_assert_null (smmp_ka_initiate (id, "alice", toolong, 1, &error));
@@ -496,6 +600,9 @@ main (int argc, char **argv)
   g_test_add_func ("/ka/attack/bad-h", test_attack_bad_h);
   g_test_add_func ("/ka/attack/bad-k", test_attack_bad_k);
   g_test_add_func ("/ka/attack/junk-frames", test_junk_frames_are_harmless);
+  g_test_add_func ("/ka/setup/roster-only-from-inviter", test_roster_only_from_inviter);
+  g_test_add_func ("/ka/setup/roster-outsiders-checked", test_roster_outsiders_checked);
+  g_test_add_func ("/ka/setup/low-order-answer", test_low_order_answer_dropped);
   g_test_add_func ("/ka/setup/silent-invitee", test_silent_invitee_is_named_outside);
   g_test_add_func ("/ka/setup/silent-member", test_silent_member_times_out);
   g_test_add_func ("/ka/setup/nobody-answers", test_nobody_answers);
