@@ -119,6 +119,22 @@ roster_index_of (SmmpFrame *roster, const char *handle)
   return G_MAXUINT;
 }
 
+/* Passes the roster on, then posts an AUTH in the target's name. */
+static void
+speak_for_target (SimRoom *room, AttackState *a, guint sender, GBytes *roster_bytes,
+                  SmmpFrame *roster)
+{
+  guint index = roster_index_of (roster, sim_room_member (room, a->target)->handle);
+  GBytes *auth;
+
+  sim_room_append (room, sender, roster_bytes, NULL);
+  if (index == G_MAXUINT)
+    return;
+  auth = forged_auth (a, roster->sid, index, roster->n_entries, a->sign_secret);
+  sim_room_append (room, a->target, auth, NULL);
+  g_bytes_unref (auth);
+}
+
 static void
 hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
 {
@@ -165,15 +181,7 @@ hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
         return; /* the room speaks for the victim from now on */
       if (type == SMMP_FRAME_ROSTER && f != NULL)
         {
-          guint index = roster_index_of (f, target->handle);
-          GBytes *auth;
-
-          sim_room_append (room, sender, frame, NULL);
-          if (index == G_MAXUINT)
-            return;
-          auth = forged_auth (a, f->sid, index, f->n_entries, a->sign_secret);
-          sim_room_append (room, a->target, auth, NULL);
-          g_bytes_unref (auth);
+          speak_for_target (room, a, sender, frame, f);
           return;
         }
       break;
@@ -195,15 +203,7 @@ hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
         return; /* its honest engine gave up at the roster: the attacker goes on */
       if (type == SMMP_FRAME_ROSTER && f != NULL)
         {
-          guint index = roster_index_of (f, target->handle);
-          GBytes *auth;
-
-          sim_room_append (room, sender, frame, NULL);
-          if (index == G_MAXUINT)
-            return;
-          auth = forged_auth (a, f->sid, index, f->n_entries, a->sign_secret);
-          sim_room_append (room, a->target, auth, NULL);
-          g_bytes_unref (auth);
+          speak_for_target (room, a, sender, frame, f);
           return;
         }
       break;
