@@ -129,6 +129,38 @@ decode_roster (SmmpFrame *f, Reader *r, GError **error)
   return take_handle_list (r, f->handles, n_out, f->type, error);
 }
 
+static guint32
+read_be32 (const guint8 *p)
+{
+  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
+}
+
+static gboolean
+decode_data (SmmpFrame *f, Reader *r, GError **error)
+{
+  const guint8 *numbers;
+  const guint8 *start = r->p - SMMP_FRAME_HEADER_BYTES;
+
+  if (!take_u8 (r, &f->sender) || !take_u8 (r, &f->n_members)
+      || (numbers = take (r, 8)) == NULL
+      || (f->header_nonce = take (r, SMMP_NONCE_BYTES)) == NULL)
+    return malformed (error, "truncated", f->type);
+  if (f->n_members < 2 || f->n_members > SMMP_MAX_MEMBERS || f->sender >= f->n_members)
+    return malformed (error, "member count or sender out of range", f->type);
+  f->generation = read_be32 (numbers);
+  f->epoch = read_be32 (numbers + 4);
+  f->header_ct_len = (gsize) (f->n_members - 1) * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES;
+  if ((f->header_ct = take (r, f->header_ct_len)) == NULL
+      || (f->body_nonce = take (r, SMMP_NONCE_BYTES)) == NULL
+      || r->left < SMMP_AEAD_TAG_BYTES + SMMP_MAC_BYTES)
+    return malformed (error, "truncated", f->type);
+  f->body_ct_len = r->left - SMMP_MAC_BYTES;
+  f->body_ct = take (r, f->body_ct_len);
+  f->hmac_offset = (gsize) (r->p - start);
+  f->hmac = take (r, SMMP_MAC_BYTES);
+  return TRUE;
+}
+
 static gboolean
 decode_body (SmmpFrame *f, Reader *r, GError **error)
 {
@@ -180,6 +212,9 @@ decode_body (SmmpFrame *f, Reader *r, GError **error)
       if (!take_u8 (r, &f->sender) || !take_u8 (r, &f->reason))
         return malformed (error, "truncated", f->type);
       return TRUE;
+
+    case SMMP_FRAME_DATA:
+      return decode_data (f, r, error);
     }
   g_assert_not_reached ();
 }
@@ -187,7 +222,7 @@ decode_body (SmmpFrame *f, Reader *r, GError **error)
 static gboolean
 type_is_known (guint type)
 {
-  return type >= SMMP_FRAME_INVITE && type <= SMMP_FRAME_ABORT;
+  return (type >= SMMP_FRAME_INVITE && type <= SMMP_FRAME_ABORT) || type == SMMP_FRAME_DATA;
 }
 
 SmmpFrame *
@@ -317,6 +352,7 @@ smmp_frame_type_name (SmmpFrameType type)
     case SMMP_FRAME_KEY: return "key";
     case SMMP_FRAME_CONFIRM: return "confirm";
     case SMMP_FRAME_ABORT: return "abort";
+    case SMMP_FRAME_DATA: return "data";
     }
   return "unknown";
 }

@@ -32,7 +32,13 @@ typedef enum {
   SMMP_FRAME_KEY = 0x05,     /* round 3: K_j (VI.8) */
   SMMP_FRAME_CONFIRM = 0x06, /* key confirmation (R7) */
   SMMP_FRAME_ABORT = 0x07,   /* a member refuses the session, with the reason */
+  SMMP_FRAME_DATA = 0x10,    /* a message to the whole group (paper VII; R3-R6) */
 } SmmpFrameType;
+
+#define SMMP_NONCE_BYTES 24
+#define SMMP_AEAD_TAG_BYTES 16
+/* DATA: header, sender, member count, generation and epoch, header nonce. */
+#define SMMP_DATA_PREFIX_BYTES (SMMP_FRAME_HEADER_BYTES + 1 + 1 + 4 + 4 + SMMP_NONCE_BYTES)
 
 typedef struct {
   char *handle;                /* owned, NUL-terminated UTF-8 */
@@ -76,6 +82,19 @@ typedef struct {
 
   /* ABORT: an SmmpErrorCode */
   guint reason;
+
+  /* DATA (sender is above) */
+  guint n_members;          /* the session's N, fixing the header's size */
+  guint32 generation;       /* resyncs applied to the state it was built on */
+  guint32 epoch;            /* data frames accepted in that generation */
+  const guint8 *header_nonce;
+  const guint8 *header_ct;  /* (n_members - 1) * 32 + 16 bytes */
+  gsize header_ct_len;
+  const guint8 *body_nonce;
+  const guint8 *body_ct;
+  gsize body_ct_len;
+  const guint8 *hmac;       /* hmac(v, every byte before it) */
+  gsize hmac_offset;        /* bytes the hmac covers */
 } SmmpFrame;
 
 /* Decodes @len bytes at @data (copied).  Returns NULL with @error set

@@ -985,6 +985,13 @@ smmp_ka_receive (SmmpKeyAgreement *ka, const char *sender_handle, GBytes *bytes)
               "or a replay)", smmp_frame_type_name (frame->type), sender);
       return FALSE;
     }
+  if (frame->type >= G_N_ELEMENTS (ka->own))
+    {
+      reject (ka, sender, SMMP_ERROR_UNEXPECTED,
+              "%s frame from %s during the key agreement", smmp_frame_type_name (frame->type),
+              sender);
+      return FALSE;
+    }
   if (ka->own[frame->type] != NULL && g_bytes_equal (ka->own[frame->type], bytes))
     return FALSE; /* our own frame, reflected by the room */
 
@@ -1005,6 +1012,8 @@ smmp_ka_receive (SmmpKeyAgreement *ka, const char *sender_handle, GBytes *bytes)
     case SMMP_FRAME_CONFIRM:
     case SMMP_FRAME_ABORT:
       return handle_round_frame (ka, sender, frame);
+    case SMMP_FRAME_DATA:
+      break;
     }
   return FALSE;
 }

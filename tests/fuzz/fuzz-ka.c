@@ -300,6 +300,8 @@ fixup (Room *room, guint who, GBytes *payload)
       return smmp_frame_encode_confirm (room->sid, f->sender, f->confirm, sk);
     case SMMP_FRAME_ABORT:
       return smmp_frame_encode_abort (room->sid, f->sender, f->reason, sk);
+    case SMMP_FRAME_DATA:
+      break;
     }
   return g_bytes_ref (f->bytes);
 }
