@@ -23,6 +23,10 @@ smmp_error_code_name (SmmpErrorCode code)
     case SMMP_ERROR_UNEXPECTED: return "unexpected";
     case SMMP_ERROR_INVALID: return "invalid";
     case SMMP_ERROR_STORAGE: return "storage";
+    case SMMP_ERROR_STALE: return "stale";
+    case SMMP_ERROR_UNDECRYPTABLE: return "undecryptable";
+    case SMMP_ERROR_STALE_KEY: return "stale-key";
+    case SMMP_ERROR_NO_SESSION: return "no-session";
     }
   return "unknown";
 }

@@ -28,6 +28,10 @@ typedef enum {
   SMMP_ERROR_UNEXPECTED,      /* a well-formed frame that has no place in the current state */
   SMMP_ERROR_INVALID,         /* a caller's argument is not acceptable */
   SMMP_ERROR_STORAGE,         /* serialised state that cannot be read back */
+  SMMP_ERROR_STALE,           /* built on an older state: not applied (R6) */
+  SMMP_ERROR_UNDECRYPTABLE,   /* keys out of step: a resync is needed (paper VIII.3) */
+  SMMP_ERROR_STALE_KEY,       /* signed by a member, but not under our v: re-key (R5) */
+  SMMP_ERROR_NO_SESSION,      /* no confirmed session to send or read with */
 } SmmpErrorCode;
 
 GQuark smmp_error_quark (void);

@@ -23,6 +23,7 @@ smmp_event_free (SmmpEvent *event)
     return;
   g_free (event->message);
   g_free (event->handle);
+  g_free (event->text);
   g_ptr_array_unref (event->handles);
   g_ptr_array_unref (event->outsiders);
   g_free (event);
@@ -37,6 +38,7 @@ smmp_event_type_name (SmmpEventType type)
     case SMMP_EVENT_SESSION_UP: return "session-up";
     case SMMP_EVENT_SESSION_FAILED: return "session-failed";
     case SMMP_EVENT_FRAME_REJECTED: return "frame-rejected";
+    case SMMP_EVENT_MESSAGE: return "message";
     }
   return "unknown";
 }

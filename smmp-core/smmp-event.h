@@ -27,6 +27,10 @@ typedef enum {
   /* One frame was refused; the session goes on.  @handle is who the room
    * said sent it. */
   SMMP_EVENT_FRAME_REJECTED,
+  /* A message for the group, decrypted and in room order: @handle sent
+   * @text; @epoch is the state it was applied at.  The sender gets its own
+   * messages this way too, when the room reflects them. */
+  SMMP_EVENT_MESSAGE,
 } SmmpEventType;
 
 typedef struct {
@@ -36,6 +40,9 @@ typedef struct {
   char *handle;         /* FRAME_REJECTED: the sender; otherwise NULL */
   GPtrArray *handles;   /* of char*; never NULL, may be empty */
   GPtrArray *outsiders; /* of char*; never NULL, may be empty */
+  char *text;           /* MESSAGE: the text, UTF-8; otherwise NULL */
+  guint32 generation;   /* MESSAGE: the state's generation and epoch */
+  guint32 epoch;
 } SmmpEvent;
 
 /* Creates an event; @message is copied.  For the core's own use. */

@@ -35,6 +35,8 @@ struct _SmmpGroupState {
   guint8 verification[SMMP_VERIFICATION_BYTES];
   guint8 conv_digest[SMMP_HASH_BYTES];
   gboolean resync_required;
+  guint32 generation;        /* resyncs applied (R9) */
+  guint32 epoch;             /* data frames applied in this generation (R6) */
   guint n;
   guint self;
   SmmpMember *members;       /* n entries */

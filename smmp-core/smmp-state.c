@@ -94,6 +94,7 @@ smmp_group_state_shared_digest (const SmmpGroupState *state,
   const SmmpStateSecrets *s = state->secrets;
   SmmpHash hash;
   guint8 flag = state->resync_required ? 1 : 0;
+  guint32 counters[2] = { GUINT32_TO_BE (state->generation), GUINT32_TO_BE (state->epoch) };
 
   smmp_hash_init (&hash, "SMMPv1 shared state digest");
   smmp_hash_update (&hash, state->sid, sizeof state->sid);
@@ -102,6 +103,7 @@ smmp_group_state_shared_digest (const SmmpGroupState *state,
   smmp_hash_update (&hash, state->verification, sizeof state->verification);
   smmp_hash_update (&hash, state->conv_digest, sizeof state->conv_digest);
   smmp_hash_update (&hash, &flag, 1);
+  smmp_hash_update (&hash, counters, sizeof counters);
   smmp_hash_update (&hash, s->rk, sizeof s->rk);
   smmp_hash_update (&hash, s->hk, sizeof s->hk);
   smmp_hash_update (&hash, s->nhk, sizeof s->nhk);

@@ -11,6 +11,8 @@
 #include "smmp-init.h"
 #include "smmp-ka.h"
 #include "smmp-kdf.h"
+#include "smmp-ratchet.h"
+#include "smmp-session.h"
 #include "smmp-state.h"
 
 #endif /* SMMP_H */

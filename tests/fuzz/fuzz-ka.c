@@ -120,6 +120,9 @@ check_event (Room *room, guint who, const SmmpEvent *e)
       FUZZ_CHECK (e->code != 0);
       FUZZ_CHECK (e->handle != NULL);
       break;
+    case SMMP_EVENT_MESSAGE:
+      FUZZ_CHECK (!"a key agreement never delivers messages");
+      break;
     }
 }
 

@@ -71,7 +71,9 @@ sim_room_new (guint n_members, guint64 seed)
 
       m->handle = g_strdup_printf ("m%03u", i);
       m->identity = smmp_identity_generate ();
+      m->session = smmp_session_new (m->identity, m->handle);
       m->events = g_ptr_array_new_with_free_func ((GDestroyNotify) smmp_event_free);
+      m->delivered = g_ptr_array_new_with_free_func (g_free);
       g_queue_init (&m->outbox);
     }
   return room;
@@ -80,10 +82,12 @@ sim_room_new (guint n_members, guint64 seed)
 static void
 member_clear_session (SimMember *m)
 {
-  g_clear_pointer (&m->ka, smmp_ka_free);
-  g_clear_pointer (&m->state, smmp_group_state_free);
+  g_clear_pointer (&m->session, smmp_session_free);
+  m->ka = NULL;
+  m->state = NULL;
   g_queue_clear_full (&m->outbox, pending_free);
   g_ptr_array_set_size (m->events, 0);
+  g_ptr_array_set_size (m->delivered, 0);
   m->cursor = 0;
   m->depth = 0;
 }
@@ -97,6 +101,7 @@ sim_room_free (SimRoom *room)
 
       member_clear_session (m);
       g_ptr_array_unref (m->events);
+      g_ptr_array_unref (m->delivered);
       smmp_identity_free (m->identity);
       g_free (m->handle);
     }
@@ -152,9 +157,7 @@ drain (SimMember *m)
   GBytes *frame;
   SmmpEvent *event;
 
-  if (m->ka == NULL)
-    return;
-  while ((frame = smmp_ka_pop_frame (m->ka)) != NULL)
+  while ((frame = smmp_session_pop_frame (m->session)) != NULL)
     {
       SimPending *p = g_new0 (SimPending, 1);
       char *armour = smmp_armour_encode (frame);
@@ -167,19 +170,14 @@ drain (SimMember *m)
       g_free (armour);
       g_queue_push_tail (&m->outbox, p);
     }
-  while ((event = smmp_ka_pop_event (m->ka)) != NULL)
+  while ((event = smmp_session_pop_event (m->session)) != NULL)
     {
-      if (event->type == SMMP_EVENT_SESSION_UP)
-        m->state = smmp_ka_take_state (m->ka);
+      if (event->type == SMMP_EVENT_MESSAGE)
+        g_ptr_array_add (m->delivered, g_strdup_printf ("%s: %s", event->handle, event->text));
       g_ptr_array_add (m->events, event);
     }
-}
-
-static void
-record_error (SimMember *m, const char *sender, GError *error)
-{
-  g_ptr_array_add (m->events, smmp_event_new (SMMP_EVENT_FRAME_REJECTED, error->code,
-                                              sender, error->message));
+  m->ka = smmp_session_get_key_agreement (m->session);
+  m->state = (SmmpGroupState *) smmp_session_get_state (m->session);
 }
 
 gboolean
@@ -187,19 +185,30 @@ sim_room_start_ka (SimRoom *room, guint initiator, GError **error)
 {
   SimMember *m = &room->members[initiator];
   g_autoptr (GPtrArray) invited = g_ptr_array_new ();
+  gboolean ok;
   gint64 t0;
 
   for (guint i = 0; i < room->n; i++)
     if (i != initiator)
       g_ptr_array_add (invited, room->members[i].handle);
   t0 = cpu_now ();
-  m->ka = smmp_ka_initiate (m->identity, m->handle, (const char *const *) invited->pdata,
-                            invited->len, error);
+  ok = smmp_session_start (m->session, (const char *const *) invited->pdata, invited->len,
+                           error);
   m->cpu_ns += cpu_now () - t0;
-  if (m->ka == NULL)
-    return FALSE;
   drain (m);
-  return TRUE;
+  return ok;
+}
+
+gboolean
+sim_room_send (SimRoom *room, guint index, const char *text)
+{
+  SimMember *m = &room->members[index];
+  gint64 t0 = cpu_now ();
+  gboolean ok = smmp_session_send (m->session, text, NULL);
+
+  m->cpu_ns += cpu_now () - t0;
+  drain (m);
+  return ok;
 }
 
 static void
@@ -214,17 +223,7 @@ deliver (SimRoom *room, guint index)
     return;
   m->depth = MAX (m->depth, e->depth);
   t0 = cpu_now ();
-  if (m->ka != NULL)
-    smmp_ka_receive (m->ka, sender, e->frame);
-  else if (e->sender != index && g_bytes_get_size (e->frame) > 1
-           && ((const guint8 *) g_bytes_get_data (e->frame, NULL))[1] == SMMP_FRAME_INVITE)
-    {
-      g_autoptr (GError) error = NULL;
-
-      m->ka = smmp_ka_accept (m->identity, m->handle, sender, e->frame, &error);
-      if (m->ka == NULL)
-        record_error (m, sender, error);
-    }
+  smmp_session_receive (m->session, sender, e->frame);
   m->cpu_ns += cpu_now () - t0;
   drain (m);
 }
@@ -269,7 +268,7 @@ expire_open_agreements (SimRoom *room)
           || (collecting && phase != SMMP_KA_COLLECTING))
         continue;
       t0 = cpu_now ();
-      smmp_ka_expire (m->ka);
+      smmp_session_expire (m->session);
       m->cpu_ns += cpu_now () - t0;
       drain (m);
       any = TRUE;
@@ -277,13 +276,12 @@ expire_open_agreements (SimRoom *room)
   return any;
 }
 
-void
-sim_room_run (SimRoom *room)
+gboolean
+sim_room_step (SimRoom *room, guint steps)
 {
   g_autofree guint *choices = g_new (guint, 2 * room->n);
-  guint expiries = 0;
 
-  for (;;)
+  for (guint step = 0; step < steps; step++)
     {
       guint n_choices = 0, pick;
 
@@ -295,17 +293,54 @@ sim_room_run (SimRoom *room)
             choices[n_choices++] = room->n + i;       /* read */
         }
       if (n_choices == 0)
-        {
-          if (expiries++ < MAX_EXPIRIES && expire_open_agreements (room))
-            continue;
-          return;
-        }
+        return FALSE;
       pick = choices[g_rand_int_range (room->rand, 0, (gint32) n_choices)];
       if (pick < room->n)
         post (room, pick);
       else
         deliver (room, pick - room->n);
     }
+  return TRUE;
+}
+
+void
+sim_room_run (SimRoom *room)
+{
+  guint expiries = 0;
+
+  for (;;)
+    {
+      while (sim_room_step (room, G_MAXUINT))
+        ;
+      if (expiries++ < MAX_EXPIRIES && expire_open_agreements (room))
+        continue;
+      return;
+    }
+}
+
+gboolean
+sim_room_same_transcript (SimRoom *room)
+{
+  GPtrArray *first = NULL;
+
+  for (guint i = 0; i < room->n; i++)
+    {
+      GPtrArray *d = room->members[i].delivered;
+
+      if (room->members[i].attacker)
+        continue;
+      if (first == NULL)
+        {
+          first = d;
+          continue;
+        }
+      if (d->len != first->len)
+        return FALSE;
+      for (guint k = 0; k < d->len; k++)
+        if (strcmp (g_ptr_array_index (d, k), g_ptr_array_index (first, k)) != 0)
+          return FALSE;
+    }
+  return TRUE;
 }
 
 GPtrArray *
@@ -323,7 +358,11 @@ sim_room_reset (SimRoom *room, GArray **senders)
     }
   g_ptr_array_set_size (room->log, 0);
   for (guint i = 0; i < room->n; i++)
-    member_clear_session (&room->members[i]);
+    {
+      member_clear_session (&room->members[i]);
+      room->members[i].session = smmp_session_new (room->members[i].identity,
+                                                   room->members[i].handle);
+    }
   return frames;
 }
 

@@ -24,9 +24,11 @@ typedef struct _SimRoom SimRoom;
 typedef struct {
   char *handle;
   SmmpIdentity *identity;
-  SmmpKeyAgreement *ka;
-  SmmpGroupState *state;   /* once the session is up */
+  SmmpSession *session;
+  SmmpKeyAgreement *ka;    /* the session's agreement, borrowed */
+  SmmpGroupState *state;   /* the session's confirmed state, borrowed */
   GPtrArray *events;       /* of SmmpEvent*: everything the engine reported */
+  GPtrArray *delivered;    /* of char*: "handle: text", in the order shown */
   GQueue outbox;           /* of SimPending*: frames not yet in the room */
   guint cursor;            /* next log entry to read */
   guint depth;             /* causal depth of what this member has seen */
@@ -59,8 +61,18 @@ void sim_room_append (SimRoom *room, guint sender, GBytes *frame,
 /* Member @initiator invites all the others. */
 gboolean sim_room_start_ka (SimRoom *room, guint initiator, GError **error);
 
+/* Member @index types @text. */
+gboolean sim_room_send (SimRoom *room, guint index, const char *text);
+
+/* Runs the schedule for at most @steps posts and reads; FALSE when nothing
+ * was left to do (deadlines are not expired here). */
+gboolean sim_room_step (SimRoom *room, guint steps);
+
 /* Runs the schedule until nothing is left to do. */
 void sim_room_run (SimRoom *room);
+
+/* TRUE iff every honest member showed the same messages in the same order. */
+gboolean sim_room_same_transcript (SimRoom *room);
 
 /* Forgets every member's agreement, state, outbox and the room's log;
  * identities stay.  Returns the old log (of GBytes*, in order) with the

@@ -1,0 +1,332 @@
+/* smmp-ratchet.c: sealing, opening and applying group messages. */
+#include "smmp-ratchet.h"
+#include "smmp-error.h"
+#include "smmp-kdf.h"
+#include "smmp-state-private.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define PAD_MIN 64
+#define PAD_STEP_MAX 4096
+
+void
+smmp_pending_free (SmmpPending *pending)
+{
+  if (pending == NULL)
+    return;
+  g_bytes_unref (pending->frame);
+  if (pending->text != NULL)
+    sodium_memzero (pending->text, strlen (pending->text));
+  g_free (pending->text);
+  sodium_free (pending->ratchet_secret);
+  g_free (pending);
+}
+
+void
+smmp_opened_clear (SmmpOpened *opened)
+{
+  if (opened->text != NULL)
+    sodium_memzero (opened->text, strlen (opened->text));
+  g_clear_pointer (&opened->text, g_free);
+  sodium_memzero (opened, sizeof *opened);
+}
+
+/* Powers of two from 64 to 4096 bytes, then whole multiples of 4096: the
+ * length of a short message is hidden within a factor of two, a long one
+ * within 4 KiB. */
+gsize
+smmp_padded_size (gsize len)
+{
+  gsize need = 4 + len, size = PAD_MIN;
+
+  while (size < need && size < PAD_STEP_MAX)
+    size *= 2;
+  if (need <= size)
+    return size;
+  return (need + PAD_STEP_MAX - 1) / PAD_STEP_MAX * PAD_STEP_MAX;
+}
+
+static void
+put_be32 (guint8 *p, guint32 v)
+{
+  p[0] = (guint8) (v >> 24);
+  p[1] = (guint8) (v >> 16);
+  p[2] = (guint8) (v >> 8);
+  p[3] = (guint8) v;
+}
+
+/* R3b: conv_digest' = H(label, conv_digest || sender || generation || epoch
+ * || SHA-256(text)). */
+static void
+next_digest (const SmmpGroupState *state, guint sender, guint32 generation,
+             guint32 epoch, const char *text, guint8 out[SMMP_HASH_BYTES])
+{
+  guint8 text_hash[SMMP_HASH_BYTES], numbers[9];
+  SmmpHash hash;
+
+  crypto_hash_sha256 (text_hash, (const guint8 *) text, strlen (text));
+  numbers[0] = (guint8) sender;
+  put_be32 (numbers + 1, generation);
+  put_be32 (numbers + 5, epoch);
+  smmp_hash_init (&hash, "SMMPv1 digest");
+  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
+  smmp_hash_update (&hash, numbers, sizeof numbers);
+  smmp_hash_update (&hash, text_hash, sizeof text_hash);
+  smmp_hash_final (&hash, out);
+}
+
+/* R4: mask_i = H(label, ECDH(r_j, R_i) || conv_digest'), from either side. */
+static gboolean
+header_mask (const guint8 *own_secret, const guint8 *peer_public,
+             const guint8 digest[SMMP_HASH_BYTES], guint8 mask[SMMP_KEY_PUBLIC_BYTES])
+{
+  guint8 dh[32];
+  SmmpHash hash;
+  gboolean ok = crypto_scalarmult (dh, own_secret, peer_public) == 0;
+
+  smmp_hash_init (&hash, "SMMPv1 mask");
+  smmp_hash_update (&hash, dh, sizeof dh);
+  smmp_hash_update (&hash, digest, SMMP_HASH_BYTES);
+  smmp_hash_final (&hash, mask);
+  sodium_memzero (dh, sizeof dh);
+  return ok;
+}
+
+static void
+frame_hmac (const SmmpGroupState *state, const guint8 *data, gsize len,
+            guint8 out[SMMP_MAC_BYTES])
+{
+  crypto_auth_hmacsha256 (out, data, len, state->secrets->v);
+}
+
+SmmpPending *
+smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error)
+{
+  const gsize text_len = text != NULL ? strlen (text) : 0;
+  const guint n = state->n, self = state->self;
+  guint8 prefix[SMMP_DATA_PREFIX_BYTES];
+  guint8 digest[SMMP_HASH_BYTES], mac[SMMP_MAC_BYTES], sig[SMMP_SIGNATURE_BYTES];
+  guint8 body_nonce[SMMP_NONCE_BYTES];
+  g_autofree guint8 *slots = NULL, *header_ct = NULL, *body_ct = NULL;
+  guint8 *plain;
+  gsize slots_len, plain_len;
+  GByteArray *w;
+  SmmpPending *pending;
+
+  if (text == NULL || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
+      || !g_utf8_validate (text, (gssize) text_len, NULL))
+    {
+      g_set_error (error, SMMP_ERROR, SMMP_ERROR_INVALID,
+                   "a message must be 1 to %d bytes of UTF-8", SMMP_MAX_TEXT_BYTES);
+      return NULL;
+    }
+
+  pending = g_new0 (SmmpPending, 1);
+  pending->text = g_strdup (text);
+  pending->generation = state->generation;
+  pending->epoch = state->epoch;
+  pending->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
+  if (pending->ratchet_secret == NULL)
+    g_error ("smmp: out of guarded memory");
+  /* VII.2: a new ephemeral ratchet key. */
+  randombytes_buf (pending->ratchet_secret, SMMP_KEY_BYTES);
+  crypto_scalarmult_base (pending->ratchet_public, pending->ratchet_secret);
+
+  prefix[0] = SMMP_PROTOCOL_VERSION;
+  prefix[1] = SMMP_FRAME_DATA;
+  memcpy (prefix + 2, state->sid, SMMP_SID_BYTES);
+  prefix[18] = (guint8) self;
+  prefix[19] = (guint8) n;
+  put_be32 (prefix + 20, state->generation);
+  put_be32 (prefix + 24, state->epoch);
+  randombytes_buf (prefix + 28, SMMP_NONCE_BYTES);
+
+  /* VII.3-4 with R3b and R4: the new R, masked for each recipient. */
+  next_digest (state, self, state->generation, state->epoch, text, digest);
+  slots_len = (gsize) (n - 1) * SMMP_KEY_PUBLIC_BYTES;
+  slots = g_malloc (slots_len);
+  for (guint i = 0, slot = 0; i < n; i++)
+    {
+      guint8 *out = slots + (gsize) slot * SMMP_KEY_PUBLIC_BYTES;
+
+      if (i == self)
+        continue;
+      /* A low-order R_i was refused at key agreement and cannot arise from
+       * the ratchet, so the result is used as it is. */
+      (void) header_mask (state->secrets->r, state->members[i].ratchet_key, digest, out);
+      for (guint b = 0; b < SMMP_KEY_PUBLIC_BYTES; b++)
+        out[b] ^= pending->ratchet_public[b];
+      slot++;
+    }
+  header_ct = g_malloc (slots_len + SMMP_AEAD_TAG_BYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (header_ct, NULL, slots, slots_len,
+                                              prefix, sizeof prefix, NULL,
+                                              prefix + 28, state->secrets->hk);
+
+  w = g_byte_array_sized_new (SMMP_DATA_PREFIX_BYTES + slots_len + 256);
+  g_byte_array_append (w, prefix, sizeof prefix);
+  g_byte_array_append (w, header_ct, (guint) (slots_len + SMMP_AEAD_TAG_BYTES));
+  randombytes_buf (body_nonce, sizeof body_nonce);
+  g_byte_array_append (w, body_nonce, sizeof body_nonce);
+
+  /* The body once for everyone, padded: u32 length, text, zeros. */
+  plain_len = smmp_padded_size (text_len);
+  plain = sodium_malloc (plain_len);
+  if (plain == NULL)
+    g_error ("smmp: out of guarded memory");
+  memset (plain, 0, plain_len);
+  put_be32 (plain, (guint32) text_len);
+  memcpy (plain + 4, text, text_len);
+  body_ct = g_malloc (plain_len + SMMP_AEAD_TAG_BYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (body_ct, NULL, plain, plain_len,
+                                              w->data, w->len, NULL, body_nonce,
+                                              state->secrets->mk);
+  sodium_free (plain);
+  g_byte_array_append (w, body_ct, (guint) (plain_len + SMMP_AEAD_TAG_BYTES));
+
+  /* VII.5 and R5: hmac under v, then the session signature. */
+  frame_hmac (state, w->data, w->len, mac);
+  g_byte_array_append (w, mac, sizeof mac);
+  crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
+  g_byte_array_append (w, sig, sizeof sig);
+  g_assert (w->len <= SMMP_FRAME_MAX_BYTES);
+  pending->frame = g_byte_array_free_to_bytes (w);
+  sodium_memzero (digest, sizeof digest);
+  sodium_memzero (slots, slots_len);
+  return pending;
+}
+
+static gboolean
+undecryptable (GError **error, const char *what)
+{
+  g_set_error (error, SMMP_ERROR, SMMP_ERROR_UNDECRYPTABLE,
+               "the %s does not decrypt: this member's keys are out of step", what);
+  return FALSE;
+}
+
+gboolean
+smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
+                   const SmmpPending *own, SmmpOpened *out, GError **error)
+{
+  const guint8 *data = g_bytes_get_data (frame->bytes, NULL);
+  const guint s = frame->sender;
+  guint8 mac[SMMP_MAC_BYTES], mask[SMMP_KEY_PUBLIC_BYTES];
+  g_autofree guint8 *slots = NULL;
+  guint8 *plain = NULL;
+  gsize slots_len, plain_len;
+  guint32 text_len;
+  gboolean ok = FALSE;
+
+  memset (out, 0, sizeof *out);
+  if (own != NULL)
+    {
+      /* Our own reflection, byte for byte what we sealed. */
+      out->text = g_strdup (own->text);
+      memcpy (out->ratchet_public, own->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
+      next_digest (state, s, frame->generation, frame->epoch, own->text, out->digest);
+      return TRUE;
+    }
+
+  frame_hmac (state, data, frame->hmac_offset, mac);
+  if (sodium_memcmp (mac, frame->hmac, SMMP_MAC_BYTES) != 0)
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STALE_KEY,
+                           "the frame is signed by its sender but not made with this "
+                           "member's group key v: a re-key is needed");
+      return FALSE;
+    }
+
+  slots_len = frame->header_ct_len - SMMP_AEAD_TAG_BYTES;
+  slots = g_malloc (slots_len);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt (slots, NULL, NULL, frame->header_ct,
+                                                  frame->header_ct_len, data,
+                                                  SMMP_DATA_PREFIX_BYTES,
+                                                  frame->header_nonce,
+                                                  state->secrets->hk) != 0)
+    return undecryptable (error, "header");
+
+  plain_len = frame->body_ct_len - SMMP_AEAD_TAG_BYTES;
+  plain = sodium_malloc (plain_len + 1);
+  if (plain == NULL)
+    g_error ("smmp: out of guarded memory");
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt (plain, NULL, NULL, frame->body_ct,
+                                                  frame->body_ct_len, data,
+                                                  (gsize) (frame->body_ct - data),
+                                                  frame->body_nonce,
+                                                  state->secrets->mk) != 0)
+    {
+      undecryptable (error, "body");
+      goto out;
+    }
+  text_len = plain_len >= 4 ? ((guint32) plain[0] << 24) | ((guint32) plain[1] << 16)
+                              | ((guint32) plain[2] << 8) | plain[3]
+                            : G_MAXUINT32;
+  if (plain_len < 4 || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
+      || plain_len != smmp_padded_size (text_len)
+      || !sodium_is_zero (plain + 4 + text_len, plain_len - 4 - text_len)
+      || !g_utf8_validate ((const char *) plain + 4, text_len, NULL)
+      || memchr (plain + 4, 0, text_len) != NULL)
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
+                           "the message's padding or text is malformed");
+      goto out;
+    }
+  out->text = g_strndup ((const char *) plain + 4, text_len);
+
+  /* VIII.4-5: the digest, then our slot unmasked with ECDH(r_i, R_s). */
+  next_digest (state, s, frame->generation, frame->epoch, out->text, out->digest);
+  (void) header_mask (state->secrets->r, state->members[s].ratchet_key, out->digest, mask);
+  {
+    const guint slot = state->self < s ? state->self : state->self - 1;
+
+    for (guint b = 0; b < SMMP_KEY_PUBLIC_BYTES; b++)
+      out->ratchet_public[b] = slots[(gsize) slot * SMMP_KEY_PUBLIC_BYTES + b] ^ mask[b];
+  }
+  ok = TRUE;
+
+out:
+  if (!ok)
+    smmp_opened_clear (out);
+  sodium_memzero (slots, slots_len);
+  sodium_memzero (mask, sizeof mask);
+  sodium_free (plain);
+  return ok;
+}
+
+void
+smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opened,
+                    const SmmpPending *own)
+{
+  SmmpStateSecrets *s = state->secrets;
+  guint8 input[SMMP_HASH_BYTES], dh[32];
+  SmmpHash hash;
+
+  memcpy (state->conv_digest, opened->digest, SMMP_HASH_BYTES);
+  memcpy (state->members[sender].ratchet_key, opened->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
+  if (own != NULL)
+    memcpy (s->r, own->ratchet_secret, SMMP_KEY_BYTES);
+
+  /* R3: ECDH(v, H(conv_digest || R_1 || ... || R_N)), the hash taken as an
+   * X25519 public value.  An all-zero result is as good as any other here:
+   * every member computes the same one. */
+  smmp_hash_init (&hash, "SMMPv1 ratchet input");
+  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
+  for (guint i = 0; i < state->n; i++)
+    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
+  smmp_hash_final (&hash, input);
+  if (crypto_scalarmult (dh, s->v, input) != 0)
+    sodium_memzero (dh, sizeof dh);
+
+  /* VIII.6: RK = hash(RK || ECDH(...)), HK = NHK, NHK and mk from RK. */
+  smmp_hash_init (&hash, "SMMPv1 root key step");
+  smmp_hash_update (&hash, s->rk, SMMP_KEY_BYTES);
+  smmp_hash_update (&hash, dh, sizeof dh);
+  smmp_hash_final (&hash, s->rk);
+  memcpy (s->hk, s->nhk, SMMP_KEY_BYTES);
+  smmp_kdf (s->nhk, s->rk, "SMMPv1 next header key");
+  smmp_kdf (s->mk, s->rk, "SMMPv1 message key");
+  state->epoch++;
+  sodium_memzero (dh, sizeof dh);
+  sodium_memzero (input, sizeof input);
+}

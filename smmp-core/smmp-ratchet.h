@@ -1,0 +1,68 @@
+/* smmp-ratchet.h: group messages (paper VII and VIII; rulings R3, R3b,
+ * R4, R5): sealing a text into a DATA frame, opening one, and stepping the
+ * ratchet when a frame is applied.
+ *
+ * Sealing and opening never change the state: a frame is applied only when
+ * the room delivers it in its turn (R6), the sender's own included.
+ */
+#ifndef SMMP_RATCHET_H
+#define SMMP_RATCHET_H
+
+#include <glib.h>
+
+#include "smmp-frame.h"
+#include "smmp-state.h"
+
+G_BEGIN_DECLS
+
+/* The longest text one frame carries, in bytes. */
+#define SMMP_MAX_TEXT_BYTES 32000
+
+/* A frame this member sealed and has not yet seen applied. */
+typedef struct {
+  GBytes *frame;
+  char *text;                                 /* UTF-8 */
+  guint32 generation;                         /* the state it was built on */
+  guint32 epoch;
+  guint8 ratchet_public[SMMP_KEY_PUBLIC_BYTES]; /* R_j^new */
+  guint8 *ratchet_secret;                     /* r_j^new, guarded */
+} SmmpPending;
+
+void smmp_pending_free (SmmpPending *pending);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpPending, smmp_pending_free)
+
+/* What opening a frame yields. */
+typedef struct {
+  char *text;                                 /* owned, UTF-8 */
+  guint8 ratchet_public[SMMP_KEY_PUBLIC_BYTES]; /* the sender's new R */
+  guint8 digest[SMMP_HASH_BYTES];             /* conv_digest with this message */
+} SmmpOpened;
+
+void smmp_opened_clear (SmmpOpened *opened);
+
+/* The padded size of a text of @len bytes (docs/PROTOCOL.md, padding). */
+gsize smmp_padded_size (gsize len);
+
+/* Seals @text (UTF-8, at most SMMP_MAX_TEXT_BYTES) for the whole group on
+ * @state.  NULL with @error set (SMMP_ERROR_INVALID) for an unusable text. */
+SmmpPending *smmp_ratchet_seal (const SmmpGroupState *state, const char *text,
+                                GError **error);
+
+/* Checks and decrypts a DATA @frame from member @frame->sender whose
+ * signature, session, generation and epoch the caller has checked.  @own is
+ * the member's own pending frame when the frame is its own reflection.
+ * FALSE with @error: SMMP_ERROR_STALE_KEY (hmac under v fails),
+ * SMMP_ERROR_UNDECRYPTABLE (header or body does not decrypt),
+ * SMMP_ERROR_MALFORMED (bad padding or text). */
+gboolean smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
+                            const SmmpPending *own, SmmpOpened *out, GError **error);
+
+/* Applies an opened frame from @sender: digest, R_sender, RK, HK, NHK, mk,
+ * epoch (VIII.4-6).  @own as for smmp_ratchet_open(): the sender takes its
+ * new private ratchet key from it.  Replaced keys are wiped. */
+void smmp_ratchet_apply (SmmpGroupState *state, guint sender,
+                         const SmmpOpened *opened, const SmmpPending *own);
+
+G_END_DECLS
+
+#endif /* SMMP_RATCHET_H */

@@ -1,0 +1,66 @@
+/* smmp-session.h: one member's SMMP session in one room: key agreement,
+ * then the conversation (paper VI-VIII; rulings R6, R10).
+ *
+ * Feed it every frame the room delivers, in the room's order, the member's
+ * own reflected frames included; pop the frames it wants broadcast and the
+ * events it reports.  Texts submitted with smmp_session_send() are queued
+ * and sent one at a time: a member has one data frame in flight (R6).  A
+ * frame built on a state that another frame overtook in the room is not
+ * applied by anyone; its sender seals the same text again on the current
+ * state and sends it by itself, so concurrent typing loses nothing.
+ */
+#ifndef SMMP_SESSION_H
+#define SMMP_SESSION_H
+
+#include <glib.h>
+
+#include "smmp-event.h"
+#include "smmp-identity.h"
+#include "smmp-ka.h"
+#include "smmp-state.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SmmpSession SmmpSession;
+
+/* A session for the member known in the room as @self_handle.  @identity
+ * is borrowed and must outlive the session. */
+SmmpSession *smmp_session_new (const SmmpIdentity *identity, const char *self_handle);
+void smmp_session_free (SmmpSession *session);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpSession, smmp_session_free)
+
+/* Invites @invited to a new key agreement (a first session, or a re-key:
+ * the confirmed session, if any, serves until the new one is up). */
+gboolean smmp_session_start (SmmpSession *session, const char *const *invited,
+                             guint n_invited, GError **error);
+
+/* Feeds one frame from the room.  Invitations that name this member are
+ * answered.  Returns TRUE if the frame changed anything. */
+gboolean smmp_session_receive (SmmpSession *session, const char *sender_handle,
+                               GBytes *frame);
+
+/* The key agreement's deadline has passed (see smmp_ka_expire()). */
+void smmp_session_expire (SmmpSession *session);
+
+/* Queues @text (UTF-8) for the group.  It is sent when the session is up
+ * and no other frame of this member is in flight; until then it waits,
+ * never dropped.  FALSE with @error for an empty or oversized text. */
+gboolean smmp_session_send (SmmpSession *session, const char *text, GError **error);
+
+GBytes *smmp_session_pop_frame (SmmpSession *session);
+SmmpEvent *smmp_session_pop_event (SmmpSession *session);
+
+/* TRUE once a key agreement has been confirmed. */
+gboolean smmp_session_is_up (const SmmpSession *session);
+/* The confirmed state, or NULL; owned by @session. */
+const SmmpGroupState *smmp_session_get_state (const SmmpSession *session);
+/* The key agreement under way, or NULL; owned by @session. */
+SmmpKeyAgreement *smmp_session_get_key_agreement (SmmpSession *session);
+/* Texts waiting to be sent, the one in flight included. */
+guint smmp_session_get_queued (const SmmpSession *session);
+/* How many times a text was sealed again because another frame overtook it. */
+guint smmp_session_get_retries (const SmmpSession *session);
+
+G_END_DECLS
+
+#endif /* SMMP_SESSION_H */

@@ -1,0 +1,233 @@
+/* test-session.c: the conversation over the simulated room: messages in
+ * room order, concurrent senders, one frame in flight, nothing lost. */
+#include "sim-room.h"
+
+#include "smmp-ka-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static SimRoom *
+room_up (guint n, guint64 seed)
+{
+  SimRoom *room = sim_room_new (n, seed);
+
+  g_assert_true (sim_room_start_ka (room, 0, NULL));
+  sim_room_run (room);
+  g_assert_true (sim_room_converged (room));
+  return room;
+}
+
+/* Every honest member shows every submitted text exactly once, all in the
+ * same order, and ends in the same state. */
+static void
+assert_all_delivered (SimRoom *room, GPtrArray *submitted)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  SimMember *m0 = sim_room_member (room, 0);
+
+  g_assert_true (sim_room_same_transcript (room));
+  g_assert_true (sim_room_converged (room));
+  g_assert_cmpuint (m0->delivered->len, ==, submitted->len);
+  for (guint k = 0; k < m0->delivered->len; k++)
+    {
+      const char *line = g_ptr_array_index (m0->delivered, k);
+
+      g_assert_false (g_hash_table_contains (seen, line));
+      g_hash_table_add (seen, (gpointer) line);
+    }
+  for (guint k = 0; k < submitted->len; k++)
+    g_assert_true (g_hash_table_contains (seen, g_ptr_array_index (submitted, k)));
+  for (guint i = 0; i < sim_room_size (room); i++)
+    g_assert_cmpuint (smmp_session_get_queued (sim_room_member (room, i)->session), ==, 0);
+}
+
+static void
+submit (SimRoom *room, GPtrArray *submitted, guint who, const char *text)
+{
+  g_assert_true (sim_room_send (room, who, text));
+  g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", sim_room_member (room, who)->handle,
+                                               text));
+}
+
+static void
+test_one_message (void)
+{
+  SimRoom *room = room_up (3, 1);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  guint8 before[SMMP_HASH_BYTES], after[SMMP_HASH_BYTES];
+
+  smmp_group_state_shared_digest (sim_room_member (room, 0)->state, before);
+  submit (room, submitted, 1, "hello, room");
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  /* The ratchet moved. */
+  smmp_group_state_shared_digest (sim_room_member (room, 0)->state, after);
+  g_assert_cmpint (memcmp (before, after, sizeof before), !=, 0);
+  sim_room_free (room);
+}
+
+static void
+test_concurrent_senders (void)
+{
+  SimRoom *room = room_up (5, 2);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  guint retries = 0;
+
+  /* Everyone types at once, several lines each, before the room moves. */
+  for (guint k = 0; k < 4; k++)
+    for (guint i = 0; i < 5; i++)
+      {
+        g_autofree char *text = g_strdup_printf ("line %u from %u", k, i);
+        submit (room, submitted, i, text);
+      }
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  for (guint i = 0; i < 5; i++)
+    retries += smmp_session_get_retries (sim_room_member (room, i)->session);
+  /* Five senders at once collide: some frames were overtaken and resent. */
+  g_assert_cmpuint (retries, >, 0);
+  sim_room_free (room);
+}
+
+static void
+test_text_queued_before_session (void)
+{
+  SimRoom *room = sim_room_new (3, 3);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+  submit (room, submitted, 1, "typed before the session was up");
+  g_assert_cmpuint (smmp_session_get_queued (sim_room_member (room, 1)->session), ==, 1);
+  g_assert_true (sim_room_start_ka (room, 0, NULL));
+  submit (room, submitted, 0, "and this one too");
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  sim_room_free (room);
+}
+
+static void
+test_order_preserved_per_sender (void)
+{
+  SimRoom *room = room_up (3, 4);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  SimMember *m = sim_room_member (room, 2);
+  gint last = -1;
+
+  for (guint k = 0; k < 10; k++)
+    {
+      g_autofree char *text = g_strdup_printf ("%u", k);
+      submit (room, submitted, 0, text);
+      submit (room, submitted, 1, text);
+    }
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  for (guint k = 0; k < m->delivered->len; k++)
+    {
+      const char *line = g_ptr_array_index (m->delivered, k);
+
+      if (g_str_has_prefix (line, "m001: "))
+        {
+          gint value = atoi (line + 6);
+          g_assert_cmpint (value, ==, last + 1);
+          last = value;
+        }
+    }
+  g_assert_cmpint (last, ==, 9);
+  sim_room_free (room);
+}
+
+static void
+test_random_schedules (void)
+{
+  GRand *rand = g_rand_new_with_seed (77);
+
+  for (guint64 seed = 1; seed <= 60; seed++)
+    {
+      guint n = (guint) g_rand_int_range (rand, 2, 9);
+      guint senders = (guint) g_rand_int_range (rand, 1, (gint32) n + 1);
+      guint messages = (guint) g_rand_int_range (rand, 1, 12);
+      SimRoom *room = room_up (n, seed);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+      for (guint k = 0; k < messages; k++)
+        {
+          g_autofree char *text = g_strdup_printf ("m%u", k);
+          submit (room, submitted, k % senders, text);
+          /* Typing goes on while the room moves. */
+          sim_room_step (room, (guint) g_rand_int_range (rand, 0, 6));
+        }
+      sim_room_run (room);
+      assert_all_delivered (room, submitted);
+      sim_room_free (room);
+    }
+  g_rand_free (rand);
+}
+
+/* ---- hostile frames ---------------------------------------------------- */
+
+typedef struct {
+  guint victim;       /* whose data frames the room alters */
+  guint flip_at;      /* byte offset from the end, 0: none */
+  gboolean forge;     /* member 2 re-signs a frame as if from the victim */
+  guint altered;
+} Tamper;
+
+static void
+tamper_hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  Tamper *t = data;
+  const guint8 *bytes = g_bytes_get_data (frame, NULL);
+
+  if (sender == t->victim && bytes[1] == SMMP_FRAME_DATA && t->altered == 0)
+    {
+      gsize len = 0;
+      guint8 *copy = g_bytes_unref_to_data (g_bytes_ref (frame), &len);
+      GBytes *bad;
+
+      copy[len - t->flip_at] ^= 0x01;
+      bad = g_bytes_new_take (copy, len);
+      sim_room_append (room, sender, bad, NULL);
+      g_bytes_unref (bad);
+      t->altered++;
+      /* The genuine frame follows, as a room that only adds would do. */
+    }
+  sim_room_append (room, sender, frame, NULL);
+}
+
+static void
+test_tampered_frames_refused (void)
+{
+  /* Bytes in the signature, the hmac, the body and the header. */
+  static const guint offsets[] = { 1, 70, 120, 200 };
+
+  for (guint k = 0; k < G_N_ELEMENTS (offsets); k++)
+    {
+      SimRoom *room = room_up (3, 10 + k);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+      Tamper t = { .victim = 1, .flip_at = offsets[k] };
+
+      sim_room_set_post_hook (room, tamper_hook, &t);
+      submit (room, submitted, 1, "do not change me");
+      sim_room_run (room);
+      g_assert_cmpuint (t.altered, ==, 1);
+      assert_all_delivered (room, submitted);
+      g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
+                                               SMMP_ERROR_FORGED), ==, 3);
+      sim_room_free (room);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_assert_true (smmp_init (NULL));
+
+  g_test_add_func ("/session/one-message", test_one_message);
+  g_test_add_func ("/session/concurrent-senders", test_concurrent_senders);
+  g_test_add_func ("/session/queued-before-session", test_text_queued_before_session);
+  g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
+  g_test_add_func ("/session/random-schedules", test_random_schedules);
+  g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  return g_test_run ();
+}
