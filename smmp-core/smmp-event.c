@@ -39,6 +39,11 @@ smmp_event_type_name (SmmpEventType type)
     case SMMP_EVENT_SESSION_FAILED: return "session-failed";
     case SMMP_EVENT_FRAME_REJECTED: return "frame-rejected";
     case SMMP_EVENT_MESSAGE: return "message";
+    case SMMP_EVENT_CATCHUP_NEEDED: return "catch-up-needed";
+    case SMMP_EVENT_CATCHUP_DONE: return "catch-up-done";
+    case SMMP_EVENT_RESYNC_NEEDED: return "resync-needed";
+    case SMMP_EVENT_RESYNCED: return "resynced";
+    case SMMP_EVENT_REKEY_NEEDED: return "rekey-needed";
     }
   return "unknown";
 }

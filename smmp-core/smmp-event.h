@@ -31,6 +31,21 @@ typedef enum {
    * @text; @epoch is the state it was applied at.  The sender gets its own
    * messages this way too, when the room reflects them. */
   SMMP_EVENT_MESSAGE,
+  /* This member is behind (a gap was reported, or a frame came from a
+   * state it has not reached): feed it the room's archive from where it
+   * stopped, then call smmp_session_catch_up_done(). */
+  SMMP_EVENT_CATCHUP_NEEDED,
+  /* Catch-up ended; @code is 0 when it closed the gap. */
+  SMMP_EVENT_CATCHUP_DONE,
+  /* Keys are out of step and the archive could not help: after a random
+   * back-off call smmp_session_resync_due(). */
+  SMMP_EVENT_RESYNC_NEEDED,
+  /* @handle's resync was applied: a new generation; messages this member
+   * missed before it are lost to it. */
+  SMMP_EVENT_RESYNCED,
+  /* Frames signed by members no longer open under this member's v: only a
+   * new key agreement helps (smmp_session_start()). */
+  SMMP_EVENT_REKEY_NEEDED,
 } SmmpEventType;
 
 typedef struct {

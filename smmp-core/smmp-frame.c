@@ -135,11 +135,11 @@ read_be32 (const guint8 *p)
   return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
 }
 
+/* Sender, member count, generation, epoch and nonce: DATA and RESYNC. */
 static gboolean
-decode_data (SmmpFrame *f, Reader *r, GError **error)
+decode_numbers (SmmpFrame *f, Reader *r, GError **error)
 {
   const guint8 *numbers;
-  const guint8 *start = r->p - SMMP_FRAME_HEADER_BYTES;
 
   if (!take_u8 (r, &f->sender) || !take_u8 (r, &f->n_members)
       || (numbers = take (r, 8)) == NULL
@@ -149,6 +149,16 @@ decode_data (SmmpFrame *f, Reader *r, GError **error)
     return malformed (error, "member count or sender out of range", f->type);
   f->generation = read_be32 (numbers);
   f->epoch = read_be32 (numbers + 4);
+  return TRUE;
+}
+
+static gboolean
+decode_data (SmmpFrame *f, Reader *r, GError **error)
+{
+  const guint8 *start = r->p - SMMP_FRAME_HEADER_BYTES;
+
+  if (!decode_numbers (f, r, error))
+    return FALSE;
   f->header_ct_len = (gsize) (f->n_members - 1) * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES;
   if ((f->header_ct = take (r, f->header_ct_len)) == NULL
       || (f->body_nonce = take (r, SMMP_NONCE_BYTES)) == NULL
@@ -215,6 +225,13 @@ decode_body (SmmpFrame *f, Reader *r, GError **error)
 
     case SMMP_FRAME_DATA:
       return decode_data (f, r, error);
+
+    case SMMP_FRAME_RESYNC:
+      if (!decode_numbers (f, r, error))
+        return FALSE;
+      if ((f->resync_ct = take (r, SMMP_RESYNC_CT_BYTES)) == NULL)
+        return malformed (error, "truncated", f->type);
+      return TRUE;
     }
   g_assert_not_reached ();
 }
@@ -222,7 +239,8 @@ decode_body (SmmpFrame *f, Reader *r, GError **error)
 static gboolean
 type_is_known (guint type)
 {
-  return (type >= SMMP_FRAME_INVITE && type <= SMMP_FRAME_ABORT) || type == SMMP_FRAME_DATA;
+  return (type >= SMMP_FRAME_INVITE && type <= SMMP_FRAME_ABORT)
+         || type == SMMP_FRAME_DATA || type == SMMP_FRAME_RESYNC;
 }
 
 SmmpFrame *
@@ -353,6 +371,7 @@ smmp_frame_type_name (SmmpFrameType type)
     case SMMP_FRAME_CONFIRM: return "confirm";
     case SMMP_FRAME_ABORT: return "abort";
     case SMMP_FRAME_DATA: return "data";
+    case SMMP_FRAME_RESYNC: return "resync";
     }
   return "unknown";
 }

@@ -33,6 +33,7 @@ typedef enum {
   SMMP_FRAME_CONFIRM = 0x06, /* key confirmation (R7) */
   SMMP_FRAME_ABORT = 0x07,   /* a member refuses the session, with the reason */
   SMMP_FRAME_DATA = 0x10,    /* a message to the whole group (paper VII; R3-R6) */
+  SMMP_FRAME_RESYNC = 0x11,  /* a fresh v and R for everyone (paper X.B.1; R9) */
 } SmmpFrameType;
 
 #define SMMP_NONCE_BYTES 24
@@ -95,7 +96,13 @@ typedef struct {
   gsize body_ct_len;
   const guint8 *hmac;       /* hmac(v, every byte before it) */
   gsize hmac_offset;        /* bytes the hmac covers */
+
+  /* RESYNC: sender, n_members, generation, epoch and header_nonce as DATA;
+   * then AEAD under v of v_new || R_new. */
+  const guint8 *resync_ct;  /* SMMP_RESYNC_CT_BYTES */
 } SmmpFrame;
+
+#define SMMP_RESYNC_CT_BYTES (2 * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES)
 
 /* Decodes @len bytes at @data (copied).  Returns NULL with @error set
  * (SMMP_ERROR_TOO_LARGE, _VERSION or _MALFORMED) for anything that is not a

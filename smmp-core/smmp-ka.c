@@ -1013,6 +1013,7 @@ smmp_ka_receive (SmmpKeyAgreement *ka, const char *sender_handle, GBytes *bytes)
     case SMMP_FRAME_ABORT:
       return handle_round_frame (ka, sender, frame);
     case SMMP_FRAME_DATA:
+    case SMMP_FRAME_RESYNC:
       break;
     }
   return FALSE;

@@ -56,6 +56,19 @@ put_be32 (guint8 *p, guint32 v)
   p[3] = (guint8) v;
 }
 
+static void
+numbers_prefix (const SmmpGroupState *state, SmmpFrameType type, guint8 *prefix)
+{
+  prefix[0] = SMMP_PROTOCOL_VERSION;
+  prefix[1] = (guint8) type;
+  memcpy (prefix + 2, state->sid, SMMP_SID_BYTES);
+  prefix[18] = (guint8) state->self;
+  prefix[19] = (guint8) state->n;
+  put_be32 (prefix + 20, state->generation);
+  put_be32 (prefix + 24, state->epoch);
+  randombytes_buf (prefix + 28, SMMP_NONCE_BYTES);
+}
+
 /* R3b: conv_digest' = H(label, conv_digest || sender || generation || epoch
  * || SHA-256(text)). */
 static void
@@ -133,14 +146,7 @@ smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error
   randombytes_buf (pending->ratchet_secret, SMMP_KEY_BYTES);
   crypto_scalarmult_base (pending->ratchet_public, pending->ratchet_secret);
 
-  prefix[0] = SMMP_PROTOCOL_VERSION;
-  prefix[1] = SMMP_FRAME_DATA;
-  memcpy (prefix + 2, state->sid, SMMP_SID_BYTES);
-  prefix[18] = (guint8) self;
-  prefix[19] = (guint8) n;
-  put_be32 (prefix + 20, state->generation);
-  put_be32 (prefix + 24, state->epoch);
-  randombytes_buf (prefix + 28, SMMP_NONCE_BYTES);
+  numbers_prefix (state, SMMP_FRAME_DATA, prefix);
 
   /* VII.3-4 with R3b and R4: the new R, masked for each recipient. */
   next_digest (state, self, state->generation, state->epoch, text, digest);
@@ -327,6 +333,126 @@ smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opene
   smmp_kdf (s->nhk, s->rk, "SMMPv1 next header key");
   smmp_kdf (s->mk, s->rk, "SMMPv1 message key");
   state->epoch++;
+  sodium_memzero (dh, sizeof dh);
+  sodium_memzero (input, sizeof input);
+}
+
+/* ---- resynchronisation (paper X.A.1, X.B.1; ruling R9) ----------------- */
+
+void
+smmp_resync_pending_free (SmmpResyncPending *pending)
+{
+  if (pending == NULL)
+    return;
+  g_bytes_unref (pending->frame);
+  sodium_free (pending->secrets);
+  g_free (pending);
+}
+
+SmmpResyncPending *
+smmp_ratchet_seal_resync (const SmmpGroupState *state)
+{
+  SmmpResyncPending *pending = g_new0 (SmmpResyncPending, 1);
+  guint8 prefix[SMMP_DATA_PREFIX_BYTES], sig[SMMP_SIGNATURE_BYTES];
+  guint8 plain[2 * SMMP_KEY_BYTES], ct[SMMP_RESYNC_CT_BYTES];
+  GByteArray *w;
+
+  pending->generation = state->generation;
+  pending->secrets = sodium_malloc (2 * SMMP_KEY_BYTES);
+  if (pending->secrets == NULL)
+    g_error ("smmp: out of guarded memory");
+  /* X.B.1.1-2: v_new and (r_new, R_new). */
+  randombytes_buf (pending->secrets, 2 * SMMP_KEY_BYTES);
+  crypto_scalarmult_base (pending->ratchet_public, pending->secrets + SMMP_KEY_BYTES);
+
+  numbers_prefix (state, SMMP_FRAME_RESYNC, prefix);
+  memcpy (plain, pending->secrets, SMMP_KEY_BYTES);
+  memcpy (plain + SMMP_KEY_BYTES, pending->ratchet_public, SMMP_KEY_BYTES);
+  crypto_aead_xchacha20poly1305_ietf_encrypt (ct, NULL, plain, sizeof plain, prefix,
+                                              sizeof prefix, NULL, prefix + 28,
+                                              state->secrets->v);
+  sodium_memzero (plain, sizeof plain);
+
+  w = g_byte_array_sized_new (sizeof prefix + sizeof ct + sizeof sig);
+  g_byte_array_append (w, prefix, sizeof prefix);
+  g_byte_array_append (w, ct, sizeof ct);
+  crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
+  g_byte_array_append (w, sig, sizeof sig);
+  pending->frame = g_byte_array_free_to_bytes (w);
+  return pending;
+}
+
+gboolean
+smmp_ratchet_open_resync (const SmmpGroupState *state, const SmmpFrame *frame,
+                          guint8 *secret_out, guint8 ratchet_out[32], GError **error)
+{
+  const guint8 *data = g_bytes_get_data (frame->bytes, NULL);
+  guint8 *plain = sodium_malloc (2 * SMMP_KEY_BYTES);
+  gboolean ok;
+
+  if (plain == NULL)
+    g_error ("smmp: out of guarded memory");
+  ok = crypto_aead_xchacha20poly1305_ietf_decrypt (plain, NULL, NULL, frame->resync_ct,
+                                                   SMMP_RESYNC_CT_BYTES, data,
+                                                   SMMP_DATA_PREFIX_BYTES,
+                                                   frame->header_nonce,
+                                                   state->secrets->v) == 0;
+  if (ok)
+    {
+      memcpy (secret_out, plain, SMMP_KEY_BYTES);
+      memcpy (ratchet_out, plain + SMMP_KEY_BYTES, SMMP_KEY_BYTES);
+    }
+  else
+    g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STALE_KEY,
+                         "the resync is signed by its sender but not made with this "
+                         "member's group key v: a re-key is needed");
+  sodium_free (plain);
+  return ok;
+}
+
+void
+smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_new,
+                           const guint8 ratchet_new[32], const guint8 *own_secret)
+{
+  SmmpStateSecrets *s = state->secrets;
+  guint8 input[SMMP_HASH_BYTES], dh[32];
+  SmmpHash hash;
+
+  /* X.A.1.3: v = hash(v || v_new). */
+  smmp_hash_init (&hash, "SMMPv1 resync group key");
+  smmp_hash_update (&hash, s->v, SMMP_KEY_BYTES);
+  smmp_hash_update (&hash, v_new, SMMP_KEY_BYTES);
+  smmp_hash_final (&hash, s->v);
+
+  /* X.A.1.2 and R9: the sender's new initial key; everyone back to the
+   * initial keys, this member's private one included. */
+  memcpy (state->members[sender].ratchet_key_init, ratchet_new, SMMP_KEY_PUBLIC_BYTES);
+  if (own_secret != NULL)
+    memcpy (s->r_init, own_secret, SMMP_KEY_BYTES);
+  for (guint i = 0; i < state->n; i++)
+    memcpy (state->members[i].ratchet_key, state->members[i].ratchet_key_init,
+            SMMP_KEY_PUBLIC_BYTES);
+  memcpy (s->r, s->r_init, SMMP_KEY_BYTES);
+  memset (state->conv_digest, 0, SMMP_HASH_BYTES);
+
+  /* X.A.1.4: RK = hash(v || ECDH(v, ...)), the ratchet input of R3. */
+  smmp_hash_init (&hash, "SMMPv1 ratchet input");
+  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
+  for (guint i = 0; i < state->n; i++)
+    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
+  smmp_hash_final (&hash, input);
+  if (crypto_scalarmult (dh, s->v, input) != 0)
+    sodium_memzero (dh, sizeof dh);
+  smmp_hash_init (&hash, "SMMPv1 resync root key");
+  smmp_hash_update (&hash, s->v, SMMP_KEY_BYTES);
+  smmp_hash_update (&hash, dh, sizeof dh);
+  smmp_hash_final (&hash, s->rk);
+  smmp_kdf (s->hk, s->rk, "SMMPv1 header key");
+  smmp_kdf (s->nhk, s->rk, "SMMPv1 next header key");
+  smmp_kdf (s->mk, s->rk, "SMMPv1 message key");
+  state->generation++;
+  state->epoch = 0;
+  state->resync_required = FALSE;
   sodium_memzero (dh, sizeof dh);
   sodium_memzero (input, sizeof input);
 }

@@ -63,6 +63,32 @@ gboolean smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
 void smmp_ratchet_apply (SmmpGroupState *state, guint sender,
                          const SmmpOpened *opened, const SmmpPending *own);
 
+/* A resync this member sealed and has not yet seen applied (X.B.1). */
+typedef struct {
+  GBytes *frame;
+  guint32 generation;
+  guint8 ratchet_public[SMMP_KEY_PUBLIC_BYTES]; /* R^new */
+  guint8 *secrets;          /* guarded: v_new (32) then r_new (32) */
+} SmmpResyncPending;
+
+void smmp_resync_pending_free (SmmpResyncPending *pending);
+
+/* Seals a RESYNC frame: a fresh v_new and ratchet key under v (X.B.1.1-5). */
+SmmpResyncPending *smmp_ratchet_seal_resync (const SmmpGroupState *state);
+
+/* Decrypts a RESYNC frame under v: @secret_out (guarded, 32 bytes) gets
+ * v_new, @ratchet_out R^new.  SMMP_ERROR_STALE_KEY when it does not open. */
+gboolean smmp_ratchet_open_resync (const SmmpGroupState *state, const SmmpFrame *frame,
+                                   guint8 *secret_out, guint8 ratchet_out[32],
+                                   GError **error);
+
+/* Applies a resync from @sender (X.A.1 with ruling R9): v = H(v || v_new),
+ * R_sender^init = R^new, every R_i back to R_i^init, this member's own r
+ * back to r^init, RK, HK, NHK, mk from v, digest zero, next generation.
+ * @own_secret is the sender's r_new when the resync is its own. */
+void smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_new,
+                                const guint8 ratchet_new[32], const guint8 *own_secret);
+
 G_END_DECLS
 
 #endif /* SMMP_RATCHET_H */

@@ -5,8 +5,12 @@
 #include "smmp-ratchet.h"
 #include "smmp-state-private.h"
 
+#include <sodium.h>
 #include <stdarg.h>
 #include <string.h>
+
+/* Frames from states not yet reached, kept while catching up. */
+#define SMMP_SESSION_MAX_AHEAD 512
 
 struct _SmmpSession {
   const SmmpIdentity *identity;
@@ -15,6 +19,11 @@ struct _SmmpSession {
   SmmpGroupState *state;    /* the confirmed session */
   GQueue outgoing;          /* of char*: texts not yet sealed */
   SmmpPending *in_flight;   /* sealed, waiting for the room */
+  SmmpResyncPending *resync; /* our resync, waiting for the room */
+  GQueue ahead;             /* of SmmpFrame*: built on states not reached */
+  gboolean catching_up;
+  gboolean rekey_requested;
+  gboolean own_invite_seen; /* our invitation came back from the room */
   guint retries;
   GQueue frames;            /* of GBytes* */
   GQueue events;            /* of SmmpEvent* */
@@ -28,6 +37,7 @@ smmp_session_new (const SmmpIdentity *identity, const char *self_handle)
   session->identity = identity;
   session->self_handle = g_strdup (self_handle);
   g_queue_init (&session->outgoing);
+  g_queue_init (&session->ahead);
   g_queue_init (&session->frames);
   g_queue_init (&session->events);
   return session;
@@ -48,6 +58,8 @@ smmp_session_free (SmmpSession *session)
   smmp_ka_free (session->ka);
   smmp_group_state_free (session->state);
   smmp_pending_free (session->in_flight);
+  smmp_resync_pending_free (session->resync);
+  g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
   g_queue_clear_full (&session->outgoing, free_text);
   g_queue_clear_full (&session->frames, (GDestroyNotify) g_bytes_unref);
   g_queue_clear_full (&session->events, (GDestroyNotify) smmp_event_free);
@@ -77,7 +89,9 @@ flush (SmmpSession *session)
   g_autoptr (GError) error = NULL;
   char *text;
 
+  /* While keys are out of step nothing is sealed: it would be lost. */
   if (session->state == NULL || session->in_flight != NULL
+      || session->catching_up || session->state->resync_required
       || g_queue_is_empty (&session->outgoing))
     return;
   text = g_queue_pop_head (&session->outgoing);
@@ -116,6 +130,10 @@ drain_ka (SmmpSession *session)
           smmp_group_state_free (session->state);
           session->state = smmp_ka_take_state (session->ka);
           requeue_in_flight (session);
+          g_clear_pointer (&session->resync, smmp_resync_pending_free);
+          g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
+          session->catching_up = FALSE;
+          session->rekey_requested = FALSE;
         }
       g_queue_push_tail (&session->events, event);
     }
@@ -133,6 +151,7 @@ smmp_session_start (SmmpSession *session, const char *const *invited,
     return FALSE;
   smmp_ka_free (session->ka);
   session->ka = ka;
+  session->own_invite_seen = FALSE;
   drain_ka (session);
   return TRUE;
 }
@@ -156,10 +175,24 @@ receive_invite (SmmpSession *session, const char *sender, GBytes *bytes)
   SmmpKeyAgreement *ka;
 
   if (strcmp (sender, session->self_handle) == 0)
-    return FALSE; /* our own invitation, reflected, or one in our name */
+    {
+      /* Our own invitation, reflected: from now on an invitation from
+       * someone else comes after ours in the room's order. */
+      if (session->ka != NULL && smmp_frame_peek_sid (bytes, sid)
+          && memcmp (sid, smmp_ka_get_sid (session->ka), SMMP_SID_BYTES) == 0)
+        session->own_invite_seen = TRUE;
+      return FALSE;
+    }
   if (session->ka != NULL && smmp_frame_peek_sid (bytes, sid)
       && memcmp (sid, smmp_ka_get_sid (session->ka), SMMP_SID_BYTES) == 0)
     return smmp_ka_receive (session->ka, sender, bytes);
+  if (ka_open (session) && smmp_ka_get_phase (session->ka) == SMMP_KA_COLLECTING
+      && !session->own_invite_seen)
+    {
+      /* Two members invited at once: the room's order decides, the same for
+       * everyone.  Theirs came first, so ours is dropped. */
+      g_clear_pointer (&session->ka, smmp_ka_free);
+    }
   if (ka_open (session))
     {
       reject (session, sender, SMMP_ERROR_UNEXPECTED,
@@ -181,79 +214,111 @@ receive_invite (SmmpSession *session, const char *sender, GBytes *bytes)
   return TRUE;
 }
 
-static gboolean
-receive_data (SmmpSession *session, const char *sender, GBytes *bytes)
+/* Where a conversation frame stands against our state (R6, R9):
+ * -1 built on an older state, 0 on ours, 1 on one we have not reached. */
+static gint
+frame_position (const SmmpGroupState *state, const SmmpFrame *frame)
+{
+  if (frame->generation != state->generation)
+    return frame->generation < state->generation ? -1 : 1;
+  if (frame->type == SMMP_FRAME_RESYNC)
+    return 0; /* a resync is built on a generation, whatever the epoch */
+  if (frame->epoch != state->epoch)
+    return frame->epoch < state->epoch ? -1 : 1;
+  return 0;
+}
+
+static void
+emit_simple (SmmpSession *session, SmmpEventType type, SmmpErrorCode code,
+             const char *handle, const char *message)
+{
+  g_queue_push_tail (&session->events, smmp_event_new (type, code, handle, message));
+}
+
+static void
+need_resync (SmmpSession *session, const char *why)
+{
+  if (session->state->resync_required)
+    return;
+  session->state->resync_required = TRUE;
+  emit_simple (session, SMMP_EVENT_RESYNC_NEEDED, SMMP_ERROR_UNDECRYPTABLE, NULL, why);
+}
+
+static void
+need_catch_up (SmmpSession *session)
+{
+  if (session->catching_up)
+    return;
+  session->catching_up = TRUE;
+  emit_simple (session, SMMP_EVENT_CATCHUP_NEEDED, 0, NULL,
+               "frames were missed: catching up from the room's archive");
+}
+
+static void
+need_rekey (SmmpSession *session, const char *why)
+{
+  if (session->rekey_requested)
+    return;
+  session->rekey_requested = TRUE;
+  emit_simple (session, SMMP_EVENT_REKEY_NEEDED, SMMP_ERROR_STALE_KEY, NULL, why);
+}
+
+/* Decodes and checks what every conversation frame must pass before its
+ * place in the order is looked at: session, size, signature. */
+static SmmpFrame *
+check_frame (SmmpSession *session, const char *sender, GBytes *bytes)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SmmpFrame) frame = NULL;
   SmmpGroupState *state = session->state;
-  const SmmpPending *own = NULL;
-  SmmpOpened opened;
-  SmmpEvent *event;
-  guint s;
+  SmmpFrame *frame;
 
   if (state == NULL)
     {
       reject (session, sender, SMMP_ERROR_NO_SESSION,
               "message from %s, but this member has no session yet", sender);
-      return FALSE;
+      return NULL;
     }
   frame = smmp_frame_decode_bytes (bytes, &error);
   if (frame == NULL)
     {
       reject (session, sender, error->code, "frame from %s refused: %s", sender,
               error->message);
-      return FALSE;
+      return NULL;
     }
   if (memcmp (frame->sid, state->sid, SMMP_SID_BYTES) != 0)
-    {
-      reject (session, sender, SMMP_ERROR_NOT_FOR_SESSION,
-              "message from %s belongs to another session", sender);
-      return FALSE;
-    }
-  s = frame->sender;
-  if (frame->n_members != state->n)
-    {
-      reject (session, sender, SMMP_ERROR_MALFORMED,
-              "message from %s is built for %u members, not %u", sender,
-              frame->n_members, state->n);
-      return FALSE;
-    }
-  if (!smmp_frame_verify (frame, state->members[s].signing_key))
-    {
-      reject (session, sender, SMMP_ERROR_FORGED,
-              "message said to be from %s is not signed by %s's session key",
-              state->members[s].handle, state->members[s].handle);
-      return FALSE;
-    }
+    reject (session, sender, SMMP_ERROR_NOT_FOR_SESSION,
+            "%s frame from %s belongs to another session",
+            smmp_frame_type_name (frame->type), sender);
+  else if (frame->n_members != state->n)
+    reject (session, sender, SMMP_ERROR_MALFORMED,
+            "%s frame from %s is built for %u members, not %u",
+            smmp_frame_type_name (frame->type), sender, frame->n_members, state->n);
+  else if (!smmp_frame_verify (frame, state->members[frame->sender].signing_key))
+    reject (session, sender, SMMP_ERROR_FORGED,
+            "%s frame said to be from %s is not signed by %s's session key",
+            smmp_frame_type_name (frame->type), state->members[frame->sender].handle,
+            state->members[frame->sender].handle);
+  else
+    return frame;
+  smmp_frame_free (frame);
+  return NULL;
+}
 
-  /* R6: the first frame at the current state wins. */
-  if (frame->generation < state->generation
-      || (frame->generation == state->generation && frame->epoch < state->epoch))
-    {
-      if (s == state->self && session->in_flight != NULL
-          && g_bytes_equal (bytes, session->in_flight->frame))
-        {
-          session->retries++;
-          requeue_in_flight (session);
-          flush (session);
-          return TRUE;
-        }
-      return FALSE; /* overtaken in the room: its sender sends it again */
-    }
-  if (frame->generation > state->generation || frame->epoch > state->epoch)
-    {
-      reject (session, sender, SMMP_ERROR_UNEXPECTED,
-              "message from %s is built on a state this member has not reached",
-              state->members[s].handle);
-      return FALSE;
-    }
+static gboolean
+apply_data (SmmpSession *session, SmmpFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  SmmpGroupState *state = session->state;
+  const guint s = frame->sender;
+  const SmmpPending *own = NULL;
+  SmmpOpened opened;
+  SmmpEvent *event;
 
   if (s == state->self)
     {
-      if (session->in_flight == NULL || !g_bytes_equal (bytes, session->in_flight->frame))
+      if (session->in_flight == NULL || !g_bytes_equal (frame->bytes, session->in_flight->frame))
         {
-          reject (session, sender, SMMP_ERROR_REPLAYED,
+          reject (session, state->members[s].handle, SMMP_ERROR_REPLAYED,
                   "a message in this member's name that it did not send now");
           return FALSE;
         }
@@ -261,8 +326,12 @@ receive_data (SmmpSession *session, const char *sender, GBytes *bytes)
     }
   if (!smmp_ratchet_open (state, frame, own, &opened, &error))
     {
-      reject (session, sender, error->code, "message from %s refused: %s",
+      reject (session, state->members[s].handle, error->code, "message from %s refused: %s",
               state->members[s].handle, error->message);
+      if (error->code == SMMP_ERROR_STALE_KEY)
+        need_rekey (session, error->message);
+      else if (error->code == SMMP_ERROR_UNDECRYPTABLE)
+        need_resync (session, error->message);
       return FALSE;
     }
   smmp_ratchet_apply (state, s, &opened, own);
@@ -273,11 +342,137 @@ receive_data (SmmpSession *session, const char *sender, GBytes *bytes)
   event->epoch = frame->epoch;
   g_queue_push_tail (&session->events, event);
   smmp_opened_clear (&opened);
-
   if (own != NULL)
     g_clear_pointer (&session->in_flight, smmp_pending_free);
-  flush (session);
   return TRUE;
+}
+
+static gboolean
+apply_resync (SmmpSession *session, SmmpFrame *frame)
+{
+  g_autoptr (GError) error = NULL;
+  SmmpGroupState *state = session->state;
+  const guint s = frame->sender;
+  guint8 ratchet_new[SMMP_KEY_PUBLIC_BYTES];
+  guint8 *v_new;
+  const guint8 *own_secret = NULL;
+  gboolean own = s == state->self && session->resync != NULL
+                 && g_bytes_equal (frame->bytes, session->resync->frame);
+
+  if (s == state->self && !own)
+    {
+      reject (session, state->members[s].handle, SMMP_ERROR_REPLAYED,
+              "a resync in this member's name that it did not send now");
+      return FALSE;
+    }
+  v_new = sodium_malloc (SMMP_KEY_BYTES);
+  if (v_new == NULL)
+    g_error ("smmp: out of guarded memory");
+  if (own)
+    {
+      memcpy (v_new, session->resync->secrets, SMMP_KEY_BYTES);
+      memcpy (ratchet_new, session->resync->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
+      own_secret = session->resync->secrets + SMMP_KEY_BYTES;
+    }
+  else if (!smmp_ratchet_open_resync (state, frame, v_new, ratchet_new, &error))
+    {
+      sodium_free (v_new);
+      reject (session, state->members[s].handle, error->code, "resync from %s refused: %s",
+              state->members[s].handle, error->message);
+      need_rekey (session, error->message);
+      return FALSE;
+    }
+  smmp_ratchet_apply_resync (state, s, v_new, ratchet_new, own_secret);
+  sodium_free (v_new);
+  g_clear_pointer (&session->resync, smmp_resync_pending_free);
+  /* What was in flight was built on the old generation: send it again. */
+  requeue_in_flight (session);
+  emit_simple (session, SMMP_EVENT_RESYNCED, 0, state->members[s].handle,
+               "the group's keys were resynchronised");
+  return TRUE;
+}
+
+/* Applies @frame if it is built on our state, keeps it if it is ahead. */
+static gboolean
+place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolean *applied)
+{
+  SmmpGroupState *state = session->state;
+  gint position = frame_position (state, frame);
+
+  *applied = FALSE;
+  if (position < 0)
+    {
+      /* R6: overtaken in the room.  Our own data frame is sealed again. */
+      if (frame->type == SMMP_FRAME_DATA && frame->sender == state->self
+          && session->in_flight != NULL
+          && g_bytes_equal (frame->bytes, session->in_flight->frame))
+        {
+          session->retries++;
+          requeue_in_flight (session);
+          return TRUE;
+        }
+      return FALSE;
+    }
+  if (position > 0)
+    {
+      if (g_queue_get_length (&session->ahead) >= SMMP_SESSION_MAX_AHEAD)
+        {
+          need_resync (session, "too many frames from states not reached");
+          return FALSE;
+        }
+      g_queue_push_tail (&session->ahead, smmp_frame_decode_bytes (frame->bytes, NULL));
+      need_catch_up (session);
+      return FALSE;
+    }
+  *applied = frame->type == SMMP_FRAME_DATA ? apply_data (session, frame)
+                                            : apply_resync (session, frame);
+  return *applied;
+}
+
+/* Frames kept because they were ahead: apply those whose turn has come. */
+static void
+drain_ahead (SmmpSession *session)
+{
+  gboolean progress = TRUE;
+
+  while (progress)
+    {
+      progress = FALSE;
+      for (GList *l = session->ahead.head; l != NULL;)
+        {
+          SmmpFrame *frame = l->data;
+          GList *next = l->next;
+          gint position = frame_position (session->state, frame);
+
+          if (position <= 0)
+            {
+              gboolean applied = FALSE;
+
+              g_queue_delete_link (&session->ahead, l);
+              if (position == 0)
+                place_frame (session, session->state->members[frame->sender].handle,
+                             frame, &applied);
+              smmp_frame_free (frame);
+              progress = progress || applied;
+            }
+          l = next;
+        }
+    }
+}
+
+static gboolean
+receive_conversation (SmmpSession *session, const char *sender, GBytes *bytes)
+{
+  g_autoptr (SmmpFrame) frame = check_frame (session, sender, bytes);
+  gboolean changed, applied;
+
+  if (frame == NULL)
+    return FALSE;
+  changed = place_frame (session, sender, frame, &applied);
+  if (applied)
+    drain_ahead (session);
+  flush (session);
+  return changed;
 }
 
 gboolean
@@ -288,8 +483,8 @@ smmp_session_receive (SmmpSession *session, const char *sender_handle, GBytes *f
   const char *sender = sender_handle != NULL ? sender_handle : "(unknown)";
   gboolean changed;
 
-  if (len >= 2 && data[1] == SMMP_FRAME_DATA)
-    return receive_data (session, sender, frame);
+  if (len >= 2 && (data[1] == SMMP_FRAME_DATA || data[1] == SMMP_FRAME_RESYNC))
+    return receive_conversation (session, sender, frame);
   if (len >= 2 && data[1] == SMMP_FRAME_INVITE)
     changed = receive_invite (session, sender, frame);
   else if (session->ka != NULL)
@@ -328,6 +523,42 @@ smmp_session_send (SmmpSession *session, const char *text, GError **error)
   g_queue_push_tail (&session->outgoing, g_strdup (text));
   flush (session);
   return TRUE;
+}
+
+void
+smmp_session_report_gap (SmmpSession *session)
+{
+  if (session->state != NULL)
+    need_catch_up (session);
+}
+
+void
+smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
+{
+  gboolean closed;
+
+  if (session->state == NULL || !session->catching_up)
+    return;
+  session->catching_up = FALSE;
+  drain_ahead (session);
+  closed = complete && g_queue_is_empty (&session->ahead);
+  g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
+  emit_simple (session, SMMP_EVENT_CATCHUP_DONE, closed ? 0 : SMMP_ERROR_UNDECRYPTABLE, NULL,
+               closed ? "caught up from the room's archive"
+                      : "the archive could not close the gap");
+  if (!closed)
+    need_resync (session, "frames were missed and the archive cannot supply them");
+  flush (session);
+}
+
+void
+smmp_session_resync_due (SmmpSession *session)
+{
+  /* X.B.1.7: somebody else's resync may have come first. */
+  if (session->state == NULL || !session->state->resync_required || session->resync != NULL)
+    return;
+  session->resync = smmp_ratchet_seal_resync (session->state);
+  g_queue_push_tail (&session->frames, g_bytes_ref (session->resync->frame));
 }
 
 GBytes *

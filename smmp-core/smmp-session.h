@@ -47,6 +47,20 @@ void smmp_session_expire (SmmpSession *session);
  * never dropped.  FALSE with @error for an empty or oversized text. */
 gboolean smmp_session_send (SmmpSession *session, const char *text, GError **error);
 
+/* The transport may have lost frames (a disconnect, a restart): the
+ * session asks for catch-up (SMMP_EVENT_CATCHUP_NEEDED). */
+void smmp_session_report_gap (SmmpSession *session);
+
+/* The caller has fed, through smmp_session_receive() and in room order,
+ * every archived frame it could find since the member stopped.  @complete
+ * is FALSE when the archive was unavailable or may miss frames: the member
+ * then needs a resync (R12: resync only when catch-up cannot be had). */
+void smmp_session_catch_up_done (SmmpSession *session, gboolean complete);
+
+/* The resync back-off has passed: if a resync is still needed (nobody
+ * else's came first), broadcast one (X.B.1.6-8). */
+void smmp_session_resync_due (SmmpSession *session);
+
 GBytes *smmp_session_pop_frame (SmmpSession *session);
 SmmpEvent *smmp_session_pop_event (SmmpSession *session);
 

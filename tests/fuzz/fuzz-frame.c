@@ -62,8 +62,9 @@ reencode (const SmmpFrame *f)
     case SMMP_FRAME_ABORT:
       return smmp_frame_encode_abort (f->sid, f->sender, f->reason, fixed_secret);
     case SMMP_FRAME_DATA:
+    case SMMP_FRAME_RESYNC:
       {
-        /* Data frames are sealed by the ratchet, not by a frame encoder:
+        /* Data and resync frames are sealed by the ratchet, not by a frame encoder:
          * the same bytes, signed again. */
         gsize len = 0;
         guint8 *copy = g_memdup2 (g_bytes_get_data (f->bytes, &len), len);
@@ -160,6 +161,11 @@ check_frame (const SmmpFrame *f)
       FUZZ_CHECK (f->hmac == f->body_ct + f->body_ct_len);
       FUZZ_CHECK (f->hmac == data + f->hmac_offset);
       FUZZ_CHECK (f->hmac + SMMP_MAC_BYTES == data + f->signed_len);
+      break;
+    case SMMP_FRAME_RESYNC:
+      FUZZ_CHECK (f->n_members >= 2 && f->sender < f->n_members);
+      FUZZ_CHECK (f->resync_ct == data + SMMP_DATA_PREFIX_BYTES);
+      FUZZ_CHECK (f->resync_ct + SMMP_RESYNC_CT_BYTES == data + f->signed_len);
       break;
     case SMMP_FRAME_ABORT:
       FUZZ_CHECK (f->reason <= G_MAXUINT8);
