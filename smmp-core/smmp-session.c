@@ -392,9 +392,13 @@ apply_resync (SmmpSession *session, SmmpFrame *frame)
   return TRUE;
 }
 
-/* Applies @frame if it is built on our state, keeps it if it is ahead. */
+/* Applies @frame if it is built on our state, keeps it if it is ahead.
+ * While catching up, live frames are all kept: after a gap, the frame that
+ * looks current may be one that lost its place in the room to a frame this
+ * member missed; only the archive can say. */
 static gboolean
-place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolean *applied)
+place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolean live,
+             gboolean *applied)
 {
   SmmpGroupState *state = session->state;
   gint position = frame_position (state, frame);
@@ -413,7 +417,7 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
         }
       return FALSE;
     }
-  if (position > 0)
+  if (position > 0 || (live && session->catching_up))
     {
       if (g_queue_get_length (&session->ahead) >= SMMP_SESSION_MAX_AHEAD)
         {
@@ -448,10 +452,11 @@ drain_ahead (SmmpSession *session)
             {
               gboolean applied = FALSE;
 
+              /* Stale ones go through place_frame() too: our own frame
+               * that lost its place must be sealed again. */
               g_queue_delete_link (&session->ahead, l);
-              if (position == 0)
-                place_frame (session, session->state->members[frame->sender].handle,
-                             frame, &applied);
+              place_frame (session, session->state->members[frame->sender].handle,
+                           frame, FALSE, &applied);
               smmp_frame_free (frame);
               progress = progress || applied;
             }
@@ -461,15 +466,16 @@ drain_ahead (SmmpSession *session)
 }
 
 static gboolean
-receive_conversation (SmmpSession *session, const char *sender, GBytes *bytes)
+receive_conversation (SmmpSession *session, const char *sender, GBytes *bytes,
+                      gboolean live)
 {
   g_autoptr (SmmpFrame) frame = check_frame (session, sender, bytes);
   gboolean changed, applied;
 
   if (frame == NULL)
     return FALSE;
-  changed = place_frame (session, sender, frame, &applied);
-  if (applied)
+  changed = place_frame (session, sender, frame, live, &applied);
+  if (applied && !session->catching_up)
     drain_ahead (session);
   flush (session);
   return changed;
@@ -484,7 +490,7 @@ smmp_session_receive (SmmpSession *session, const char *sender_handle, GBytes *f
   gboolean changed;
 
   if (len >= 2 && (data[1] == SMMP_FRAME_DATA || data[1] == SMMP_FRAME_RESYNC))
-    return receive_conversation (session, sender, frame);
+    return receive_conversation (session, sender, frame, TRUE);
   if (len >= 2 && data[1] == SMMP_FRAME_INVITE)
     changed = receive_invite (session, sender, frame);
   else if (session->ka != NULL)
@@ -523,6 +529,21 @@ smmp_session_send (SmmpSession *session, const char *text, GError **error)
   g_queue_push_tail (&session->outgoing, g_strdup (text));
   flush (session);
   return TRUE;
+}
+
+gboolean
+smmp_session_receive_archived (SmmpSession *session, const char *sender_handle,
+                               GBytes *frame)
+{
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  /* Key-agreement frames of the past are of no use: only the conversation
+   * is caught up. */
+  if (len < 2 || (data[1] != SMMP_FRAME_DATA && data[1] != SMMP_FRAME_RESYNC))
+    return FALSE;
+  return receive_conversation (session, sender_handle != NULL ? sender_handle : "(unknown)",
+                               frame, FALSE);
 }
 
 void
@@ -603,3 +624,4 @@ smmp_session_get_retries (const SmmpSession *session)
 {
   return session->retries;
 }
+

@@ -51,8 +51,15 @@ gboolean smmp_session_send (SmmpSession *session, const char *text, GError **err
  * session asks for catch-up (SMMP_EVENT_CATCHUP_NEEDED). */
 void smmp_session_report_gap (SmmpSession *session);
 
-/* The caller has fed, through smmp_session_receive() and in room order,
- * every archived frame it could find since the member stopped.  @complete
+/* Feeds one frame from the room's archive (history or XEP-0313), in room
+ * order, while catching up.  Checked like a live frame; frames already
+ * applied, from before the session or from another session are ignored
+ * (R12). */
+gboolean smmp_session_receive_archived (SmmpSession *session, const char *sender_handle,
+                                        GBytes *frame);
+
+/* The caller has fed, through smmp_session_receive_archived() and in room
+ * order, every archived frame it could find since the member stopped.  @complete
  * is FALSE when the archive was unavailable or may miss frames: the member
  * then needs a resync (R12: resync only when catch-up cannot be had). */
 void smmp_session_catch_up_done (SmmpSession *session, gboolean complete);

@@ -2,11 +2,15 @@
  * prints what happened.
  *
  *   smmp-sim --members N --seed S --json [--attack equivocate|mitm|replay|...]
+ *   smmp-sim --members N --messages M --senders K --drop P --archive on|off
+ *            --seed S --json
  *
  * The seed drives only the room's schedule; key material always comes from
  * libsodium.  Exit status 0 only when the run meets its invariant: without
  * an attack, every member derived the same confirmed state; under an attack
- * that must fail, at least one honest member refused and none accepted.
+ * that must fail, at least one honest member refused and none accepted;
+ * with messages, every member shows every message once in one order with
+ * the archive on (nothing lost), and all end in one state either way.
  */
 #include "sim-attacks.h"
 #include "sim-room.h"
@@ -14,16 +18,25 @@
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static gint members = 3;
 static gint64 seed = 1;
 static gboolean json = FALSE;
 static char *attack_name = NULL;
+static gint messages = 0;
+static gint senders = 1;
+static gdouble drop = 0.0;
+static char *archive_mode = NULL;
 
 static const GOptionEntry entries[] = {
   { "members", 'n', 0, G_OPTION_ARG_INT, &members, "Members in the room (2-128)", "N" },
   { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Seed of the room's schedule", "S" },
   { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
+  { "messages", 'm', 0, G_OPTION_ARG_INT, &messages, "Messages to send after the key agreement", "M" },
+  { "senders", 'k', 0, G_OPTION_ARG_INT, &senders, "Members sending concurrently", "K" },
+  { "drop", 'p', 0, G_OPTION_ARG_DOUBLE, &drop, "Chance that a delivery of a message frame is lost", "P" },
+  { "archive", 'a', 0, G_OPTION_ARG_STRING, &archive_mode, "on: catch up from the room's archive; off: resync", "on|off" },
   { "attack", 0, 0, G_OPTION_ARG_STRING, &attack_name,
     "equivocate, mitm, replay, impersonate, bad-h, bad-k, stale-signature or junk", "NAME" },
   G_OPTION_ENTRY_NULL
@@ -42,8 +55,10 @@ main (int argc, char **argv)
   SimRoom *room;
   gint64 cpu_total = 0, cpu_max = 0;
   guint64 bytes = 0, wire = 0, frames = 0;
-  guint honest = 0, up, refused;
-  gboolean ka_ok, detected = FALSE, ok;
+  guint honest = 0, up, refused, catch_ups = 0, rekeys = 0, retries = 0, drops = 0;
+  guint lost = 0, resyncs;
+  gboolean ka_ok = FALSE, detected = FALSE, ok, archive, delivered_all, converged;
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
 
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -52,10 +67,16 @@ main (int argc, char **argv)
       return 2;
     }
   if (members < 2 || members > SMMP_MAX_MEMBERS || !sim_attack_parse (attack_name, &attack)
-      || (attack != SIM_ATTACK_NONE && members < 3))
+      || (attack != SIM_ATTACK_NONE && members < 3) || messages < 0
+      || senders < 1 || senders > members || drop < 0 || drop >= 1
+      || (archive_mode != NULL && strcmp (archive_mode, "on") != 0
+          && strcmp (archive_mode, "off") != 0)
+      || (attack != SIM_ATTACK_NONE && messages > 0))
     {
       fprintf (stderr, "smmp-sim: --members must be 2 to %d (3 or more under an attack), "
-                       "--attack one of the listed names\n", SMMP_MAX_MEMBERS);
+                       "--senders 1 to N, --drop in [0, 1), --archive on or off, "
+                       "--attack one of the listed names (key agreement only)\n",
+               SMMP_MAX_MEMBERS);
       return 2;
     }
   if (!smmp_init (&error))
@@ -68,6 +89,19 @@ main (int argc, char **argv)
   if (attack == SIM_ATTACK_NONE)
     {
       sim_room_start_ka (room, 0, NULL);
+      sim_room_run (room);
+      ka_ok = sim_room_converged (room);
+      sim_room_set_losses (room, drop, archive_mode == NULL || strcmp (archive_mode, "on") == 0);
+      for (gint k = 0; k < messages; k++)
+        {
+          g_autofree char *line = g_strdup_printf ("message %d", k);
+          guint who = (guint) (k % senders);
+
+          sim_room_send (room, who, line);
+          g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", sim_room_member (room, who)->handle,
+                                                       line));
+          sim_room_step (room, (guint) g_rand_int_range (sim_room_rand (room), 0, 2 * members));
+        }
       sim_room_run (room);
     }
   else
@@ -85,10 +119,33 @@ main (int argc, char **argv)
       wire += m->wire_bytes_sent;
       frames += m->frames_sent;
       honest += m->attacker ? 0 : 1;
+      catch_ups += m->catch_ups;
+      rekeys += m->rekeys;
+      drops += m->drops;
+      retries += smmp_session_get_retries (m->session);
+      /* A message lost to a member: submitted, never shown to it. */
+      if (!m->attacker)
+        for (guint k = 0; k < submitted->len; k++)
+          {
+            gboolean shown = FALSE;
+
+            for (guint d = 0; d < m->delivered->len && !shown; d++)
+              shown = strcmp (g_ptr_array_index (m->delivered, d),
+                              g_ptr_array_index (submitted, k)) == 0;
+            lost += shown ? 0 : 1;
+          }
     }
+  archive = archive_mode == NULL || strcmp (archive_mode, "on") == 0;
+  resyncs = sim_room_count_resyncs (room);
   up = sim_room_count_up (room);
   refused = sim_room_count_failed (room);
-  ka_ok = sim_room_converged (room);
+  converged = sim_room_converged (room);
+  for (guint i = 0; i < (guint) members; i++)
+    converged = converged && smmp_session_get_queued (sim_room_member (room, i)->session) == 0;
+  delivered_all = lost == 0 && sim_room_same_transcript (room)
+                  && sim_room_member (room, 0)->delivered->len == submitted->len;
+  if (attack != SIM_ATTACK_NONE)
+    ka_ok = converged;
   if (sim_attack_must_fail (attack))
     {
       detected = refused > 0 && up == 0;
@@ -96,7 +153,8 @@ main (int argc, char **argv)
     }
   else
     {
-      ok = ka_ok && up == honest;
+      ok = ka_ok && up == honest && converged
+           && (archive ? delivered_all : (drops == 0 || resyncs > 0 || rekeys > 0));
       /* Junk from the room must be refused frame by frame, harmlessly. */
       detected = ok && sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED, 0) > 0;
     }
@@ -122,6 +180,17 @@ main (int argc, char **argv)
   MEMBER_INT ("honest_members", honest);
   MEMBER_INT ("accepted", up);
   MEMBER_INT ("refused", refused);
+  MEMBER_INT ("messages_submitted", submitted->len);
+  MEMBER_BOOL ("delivered_all", delivered_all);
+  MEMBER_INT ("lost", lost);
+  MEMBER_BOOL ("converged", converged);
+  MEMBER_INT ("drops", drops);
+  MEMBER_INT ("retries", retries);
+  MEMBER_INT ("catchups", catch_ups);
+  MEMBER_INT ("resyncs", resyncs);
+  MEMBER_INT ("rekeys", rekeys);
+  json_builder_set_member_name (b, "archive");
+  json_builder_add_string_value (b, archive ? "on" : "off");
   MEMBER_INT ("frames_rejected",
               sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED, 0));
   if (attack != SIM_ATTACK_NONE)

@@ -16,6 +16,7 @@ typedef struct {
   guint sender;
   guint depth;
   gboolean *recipients; /* NULL: everyone */
+  gboolean *dropped;    /* NULL: lost for nobody */
 } SimEntry;
 
 struct _SimRoom {
@@ -25,6 +26,8 @@ struct _SimRoom {
   GPtrArray *log; /* of SimEntry* */
   SimPostHook hook;
   gpointer hook_data;
+  double drop;
+  gboolean archive;
   guint posting_depth; /* depth of the frame being posted, for the hook */
 };
 
@@ -44,6 +47,7 @@ entry_free (gpointer data)
 
   g_bytes_unref (e->frame);
   g_free (e->recipients);
+  g_free (e->dropped);
   g_free (e);
 }
 
@@ -74,6 +78,7 @@ sim_room_new (guint n_members, guint64 seed)
       m->session = smmp_session_new (m->identity, m->handle);
       m->events = g_ptr_array_new_with_free_func ((GDestroyNotify) smmp_event_free);
       m->delivered = g_ptr_array_new_with_free_func (g_free);
+      m->gap_from = G_MAXUINT;
       g_queue_init (&m->outbox);
     }
   return room;
@@ -90,6 +95,7 @@ member_clear_session (SimMember *m)
   g_ptr_array_set_size (m->delivered, 0);
   m->cursor = 0;
   m->depth = 0;
+  m->gap_from = G_MAXUINT;
 }
 
 void
@@ -109,6 +115,28 @@ sim_room_free (SimRoom *room)
   g_ptr_array_unref (room->log);
   g_rand_free (room->rand);
   g_free (room);
+}
+
+void
+sim_room_set_losses (SimRoom *room, double drop, gboolean archive)
+{
+  room->drop = drop;
+  room->archive = archive;
+}
+
+guint
+sim_room_count_resyncs (SimRoom *room)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < room->log->len; i++)
+    {
+      SimEntry *e = g_ptr_array_index (room->log, i);
+
+      if (((const guint8 *) g_bytes_get_data (e->frame, NULL))[1] == SMMP_FRAME_RESYNC)
+        count++;
+    }
+  return count;
 }
 
 guint
@@ -150,9 +178,10 @@ sim_room_append (SimRoom *room, guint sender, GBytes *frame, const gboolean *rec
   g_ptr_array_add (room->log, e);
 }
 
-/* Moves whatever the member's engine produced into its outbox and events. */
+/* Moves whatever the member's engine produced into its outbox and events,
+ * and notes the housekeeping it asks of its client. */
 static void
-drain (SimMember *m)
+drain (SimRoom *room, SimMember *m)
 {
   GBytes *frame;
   SmmpEvent *event;
@@ -174,6 +203,13 @@ drain (SimMember *m)
     {
       if (event->type == SMMP_EVENT_MESSAGE)
         g_ptr_array_add (m->delivered, g_strdup_printf ("%s: %s", event->handle, event->text));
+      else if (event->type == SMMP_EVENT_CATCHUP_NEEDED)
+        m->want_catch_up = TRUE;
+      else if (event->type == SMMP_EVENT_RESYNC_NEEDED)
+        /* A random back-off, so that concurrent resyncs rarely collide. */
+        m->resync_countdown = 1 + (guint) g_rand_int_range (room->rand, 0, 2 * (gint32) room->n + 2);
+      else if (event->type == SMMP_EVENT_REKEY_NEEDED)
+        m->want_rekey = TRUE;
       g_ptr_array_add (m->events, event);
     }
   m->ka = smmp_session_get_key_agreement (m->session);
@@ -195,7 +231,7 @@ sim_room_start_ka (SimRoom *room, guint initiator, GError **error)
   ok = smmp_session_start (m->session, (const char *const *) invited->pdata, invited->len,
                            error);
   m->cpu_ns += cpu_now () - t0;
-  drain (m);
+  drain (room, m);
   return ok;
 }
 
@@ -207,8 +243,61 @@ sim_room_send (SimRoom *room, guint index, const char *text)
   gboolean ok = smmp_session_send (m->session, text, NULL);
 
   m->cpu_ns += cpu_now () - t0;
-  drain (m);
+  drain (room, m);
   return ok;
+}
+
+static gboolean
+is_conversation (GBytes *frame)
+{
+  guint8 type = ((const guint8 *) g_bytes_get_data (frame, NULL))[1];
+
+  return type == SMMP_FRAME_DATA || type == SMMP_FRAME_RESYNC;
+}
+
+/* The member's client fetches what the room's archive holds of what it
+ * missed, in order, or says it cannot. */
+static void
+catch_up (SimRoom *room, guint index)
+{
+  SimMember *m = &room->members[index];
+  gint64 t0 = cpu_now ();
+
+  m->want_catch_up = FALSE;
+  m->catch_ups++;
+  /* Like an archive query from the gap on: everything the room kept for
+   * this member since then, what it did receive included, in order. */
+  if (room->archive && m->gap_from != G_MAXUINT)
+    for (guint k = m->gap_from; k < m->cursor; k++)
+      {
+        SimEntry *e = g_ptr_array_index (room->log, k);
+
+        if (e->recipients == NULL || e->recipients[index])
+          smmp_session_receive_archived (m->session, room->members[e->sender].handle,
+                                         e->frame);
+      }
+  m->gap_from = G_MAXUINT;
+  smmp_session_catch_up_done (m->session, room->archive);
+  m->cpu_ns += cpu_now () - t0;
+  drain (room, m);
+}
+
+static void
+rekey (SimRoom *room, guint index)
+{
+  SimMember *m = &room->members[index];
+  g_autoptr (GPtrArray) invited = g_ptr_array_new ();
+
+  m->want_rekey = FALSE;
+  if (m->ka != NULL && smmp_ka_get_phase (m->ka) != SMMP_KA_DONE
+      && smmp_ka_get_phase (m->ka) != SMMP_KA_FAILED)
+    return; /* an agreement is under way already */
+  for (guint i = 0; i < room->n; i++)
+    if (i != index)
+      g_ptr_array_add (invited, room->members[i].handle);
+  m->rekeys++;
+  smmp_session_start (m->session, (const char *const *) invited->pdata, invited->len, NULL);
+  drain (room, m);
 }
 
 static void
@@ -221,11 +310,25 @@ deliver (SimRoom *room, guint index)
 
   if (e->recipients != NULL && !e->recipients[index])
     return;
+  if (room->drop > 0 && is_conversation (e->frame)
+      && g_rand_double (room->rand) < room->drop)
+    {
+      /* Lost, and the member's client knows it (as after a disconnect). */
+      if (e->dropped == NULL)
+        e->dropped = g_new0 (gboolean, room->n);
+      e->dropped[index] = TRUE;
+      m->drops++;
+      if (m->gap_from == G_MAXUINT)
+        m->gap_from = m->cursor - 1;
+      smmp_session_report_gap (m->session);
+      drain (room, m);
+      return;
+    }
   m->depth = MAX (m->depth, e->depth);
   t0 = cpu_now ();
   smmp_session_receive (m->session, sender, e->frame);
   m->cpu_ns += cpu_now () - t0;
-  drain (m);
+  drain (room, m);
 }
 
 static void
@@ -270,7 +373,7 @@ expire_open_agreements (SimRoom *room)
       t0 = cpu_now ();
       smmp_session_expire (m->session);
       m->cpu_ns += cpu_now () - t0;
-      drain (m);
+      drain (room, m);
       any = TRUE;
     }
   return any;
@@ -279,26 +382,60 @@ expire_open_agreements (SimRoom *room)
 gboolean
 sim_room_step (SimRoom *room, guint steps)
 {
-  g_autofree guint *choices = g_new (guint, 2 * room->n);
+  g_autofree guint *choices = g_new (guint, 5 * room->n);
 
   for (guint step = 0; step < steps; step++)
     {
-      guint n_choices = 0, pick;
+      guint n_choices = 0, pick, n = room->n;
+      gboolean waiting = FALSE;
 
-      for (guint i = 0; i < room->n; i++)
+      for (guint i = 0; i < n; i++)
         {
-          if (!g_queue_is_empty (&room->members[i].outbox))
+          SimMember *m = &room->members[i];
+
+          if (!g_queue_is_empty (&m->outbox))
             choices[n_choices++] = i;                 /* post */
-          if (room->members[i].cursor < room->log->len)
-            choices[n_choices++] = room->n + i;       /* read */
+          if (m->cursor < room->log->len)
+            choices[n_choices++] = n + i;             /* read */
+          if (m->want_catch_up)
+            choices[n_choices++] = 2 * n + i;         /* fetch the archive */
+          if (m->want_rekey)
+            choices[n_choices++] = 3 * n + i;         /* start a key agreement */
+          if (m->resync_countdown > 0)
+            {
+              waiting = TRUE;
+              if (--m->resync_countdown == 0)
+                choices[n_choices++] = 4 * n + i;     /* back-off over */
+            }
         }
       if (n_choices == 0)
-        return FALSE;
+        {
+          if (waiting)
+            continue;
+          return FALSE;
+        }
       pick = choices[g_rand_int_range (room->rand, 0, (gint32) n_choices)];
-      if (pick < room->n)
+      /* Back-offs that ended this step but were not picked resume next. */
+      for (guint c = 0; c < n_choices; c++)
+        if (choices[c] >= 4 * n && choices[c] != pick)
+          room->members[choices[c] - 4 * n].resync_countdown = 1;
+      if (pick < n)
         post (room, pick);
+      else if (pick < 2 * n)
+        deliver (room, pick - n);
+      else if (pick < 3 * n)
+        catch_up (room, pick - 2 * n);
+      else if (pick < 4 * n)
+        rekey (room, pick - 3 * n);
       else
-        deliver (room, pick - room->n);
+        {
+          SimMember *m = &room->members[pick - 4 * n];
+          gint64 t0 = cpu_now ();
+
+          smmp_session_resync_due (m->session);
+          m->cpu_ns += cpu_now () - t0;
+          drain (room, m);
+        }
     }
   return TRUE;
 }

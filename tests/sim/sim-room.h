@@ -37,6 +37,13 @@ typedef struct {
   guint64 wire_bytes_sent; /* armoured, as a room would carry them */
   guint frames_sent;
   gboolean attacker;       /* a hostile insider: not counted as honest */
+  /* conversation housekeeping the member's client owes its engine */
+  gboolean want_catch_up;
+  gboolean want_rekey;
+  guint resync_countdown;  /* steps of back-off left; 0: none pending */
+  guint drops;             /* deliveries to this member the room lost */
+  guint gap_from;          /* first log entry of the gap, or G_MAXUINT */
+  guint catch_ups, rekeys; /* asked for */
 } SimMember;
 
 /* Called when a member's frame reaches the room.  The default appends it
@@ -60,6 +67,14 @@ void sim_room_append (SimRoom *room, guint sender, GBytes *frame,
 
 /* Member @initiator invites all the others. */
 gboolean sim_room_start_ka (SimRoom *room, guint initiator, GError **error);
+
+/* Conversation frames (DATA, RESYNC) delivered to a member are lost with
+ * probability @drop; the member's client notices (as after a disconnect)
+ * and catches up from the room's archive when @archive, else resyncs. */
+void sim_room_set_losses (SimRoom *room, double drop, gboolean archive);
+
+/* Resync frames posted, and re-keys started, in the whole room. */
+guint sim_room_count_resyncs (SimRoom *room);
 
 /* Member @index types @text. */
 gboolean sim_room_send (SimRoom *room, guint index, const char *text);
