@@ -24,6 +24,7 @@ struct _SmmpSession {
   gboolean catching_up;
   gboolean rekey_requested;
   gboolean own_invite_seen; /* our invitation came back from the room */
+  gboolean resync_asked;    /* RESYNC_NEEDED reported, no resync sent since */
   guint retries;
   GQueue frames;            /* of GBytes* */
   GQueue events;            /* of SmmpEvent* */
@@ -134,6 +135,7 @@ drain_ka (SmmpSession *session)
           g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
           session->catching_up = FALSE;
           session->rekey_requested = FALSE;
+          session->resync_asked = FALSE;
         }
       g_queue_push_tail (&session->events, event);
     }
@@ -238,8 +240,10 @@ emit_simple (SmmpSession *session, SmmpEventType type, SmmpErrorCode code,
 static void
 need_resync (SmmpSession *session, const char *why)
 {
-  if (session->state->resync_required)
+  /* Asked once until a resync goes out: the caller's back-off is running. */
+  if (session->resync_asked)
     return;
+  session->resync_asked = TRUE;
   session->state->resync_required = TRUE;
   emit_simple (session, SMMP_EVENT_RESYNC_NEEDED, SMMP_ERROR_UNDECRYPTABLE, NULL, why);
 }
@@ -383,6 +387,7 @@ apply_resync (SmmpSession *session, SmmpFrame *frame)
       return FALSE;
     }
   smmp_ratchet_apply_resync (state, s, v_new, ratchet_new, own_secret);
+  session->resync_asked = FALSE; /* whoever sent it, the need is met */
   sodium_free (v_new);
   g_clear_pointer (&session->resync, smmp_resync_pending_free);
   /* What was in flight was built on the old generation: send it again. */
@@ -556,18 +561,29 @@ smmp_session_report_gap (SmmpSession *session)
 void
 smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
 {
-  gboolean closed;
+  gboolean closed, missed_resync = FALSE;
 
   if (session->state == NULL || !session->catching_up)
     return;
   session->catching_up = FALSE;
   drain_ahead (session);
   closed = complete && g_queue_is_empty (&session->ahead);
+  for (GList *l = session->ahead.head; l != NULL; l = l->next)
+    missed_resync = missed_resync
+                    || ((SmmpFrame *) l->data)->generation > session->state->generation;
   g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
   emit_simple (session, SMMP_EVENT_CATCHUP_DONE, closed ? 0 : SMMP_ERROR_UNDECRYPTABLE, NULL,
                closed ? "caught up from the room's archive"
                       : "the archive could not close the gap");
+  /* A missed resync left this member with an old v: a resync of its own
+   * would be made with it and refused, so only a new key agreement helps. */
+  /* Our own resync may have been among the frames lost: its fate is
+   * unknown, so it is given up and, if still needed, sent afresh. */
   if (!closed)
+    g_clear_pointer (&session->resync, smmp_resync_pending_free);
+  if (missed_resync)
+    need_rekey (session, "a resync was missed and the archive cannot supply it");
+  else if (!closed)
     need_resync (session, "frames were missed and the archive cannot supply them");
   flush (session);
 }
@@ -579,6 +595,7 @@ smmp_session_resync_due (SmmpSession *session)
   if (session->state == NULL || !session->state->resync_required || session->resync != NULL)
     return;
   session->resync = smmp_ratchet_seal_resync (session->state);
+  session->resync_asked = FALSE;
   g_queue_push_tail (&session->frames, g_bytes_ref (session->resync->frame));
 }
 

@@ -163,6 +163,50 @@ test_random_schedules (void)
   g_rand_free (rand);
 }
 
+
+/* ---- losses, caught up from the archive ------------------------------- */
+
+static void
+test_random_losses_archive (void)
+{
+  GRand *rand = g_rand_new_with_seed (2026);
+  guint total_drops = 0, total_catch_ups = 0;
+
+  /* 200 schedules of mixed settings: up to 30 members, several senders at
+   * once, up to 19% of message deliveries lost.  With the archive nothing
+   * may be lost and everyone must end in one state. */
+  for (guint64 seed = 1; seed <= 200; seed++)
+    {
+      guint n = (guint) g_rand_int_range (rand, 2, 31);
+      guint senders = (guint) g_rand_int_range (rand, 1, (gint32) MIN (n, 6) + 1);
+      guint messages = (guint) g_rand_int_range (rand, 1, 16);
+      double drop = g_rand_double_range (rand, 0.0, 0.19);
+      SimRoom *room = room_up (n, seed);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+      sim_room_set_losses (room, drop, TRUE);
+      for (guint k = 0; k < messages; k++)
+        {
+          g_autofree char *text = g_strdup_printf ("m%u", k);
+          submit (room, submitted, k % senders, text);
+          sim_room_step (room, (guint) g_rand_int_range (rand, 0, 2 * (gint32) n));
+        }
+      sim_room_run (room);
+      assert_all_delivered (room, submitted);
+      g_assert_cmpuint (sim_room_count_resyncs (room), ==, 0);
+      for (guint i = 0; i < n; i++)
+        {
+          total_drops += sim_room_member (room, i)->drops;
+          total_catch_ups += sim_room_member (room, i)->catch_ups;
+        }
+      sim_room_free (room);
+    }
+  /* The schedules did lose frames, and catch-up is what saved them. */
+  g_assert_cmpuint (total_drops, >, 100);
+  g_assert_cmpuint (total_catch_ups, >, 0);
+  g_rand_free (rand);
+}
+
 /* ---- hostile frames ---------------------------------------------------- */
 
 typedef struct {
@@ -229,5 +273,6 @@ main (int argc, char **argv)
   g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  g_test_add_func ("/session/random-losses-archive", test_random_losses_archive);
   return g_test_run ();
 }
