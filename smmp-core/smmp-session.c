@@ -2,6 +2,7 @@
  * in room order (R6). */
 #include "smmp-session.h"
 #include "smmp-frame.h"
+#include "smmp-json.h"
 #include "smmp-ratchet.h"
 #include "smmp-state-private.h"
 
@@ -642,3 +643,175 @@ smmp_session_get_retries (const SmmpSession *session)
   return session->retries;
 }
 
+
+/* ---- persistence (R13) -------------------------------------------------- */
+
+#define SESSION_JSON_TYPE "smmp-session"
+#define SESSION_JSON_VERSION 1
+
+char *
+smmp_session_to_json (const SmmpSession *session)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, SESSION_JSON_TYPE);
+  smmp_json_add_int (b, "version", SESSION_JSON_VERSION);
+  if (session->state != NULL)
+    {
+      json_builder_set_member_name (b, "state");
+      json_builder_begin_object (b);
+      smmp_group_state_build (session->state, b);
+      json_builder_end_object (b);
+    }
+  json_builder_set_member_name (b, "queued");
+  json_builder_begin_array (b);
+  for (GList *l = session->outgoing.head; l != NULL; l = l->next)
+    json_builder_add_string_value (b, l->data);
+  json_builder_end_array (b);
+  if (session->in_flight != NULL)
+    {
+      const SmmpPending *p = session->in_flight;
+      gsize len = 0;
+      const guint8 *frame = g_bytes_get_data (p->frame, &len);
+
+      json_builder_set_member_name (b, "in_flight");
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "text");
+      json_builder_add_string_value (b, p->text);
+      smmp_json_add_int (b, "generation", p->generation);
+      smmp_json_add_int (b, "epoch", p->epoch);
+      smmp_json_add_int (b, "frame_bytes", (gint64) len);
+      smmp_json_add_bytes (b, "frame", frame, len);
+      smmp_json_add_bytes (b, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
+      smmp_json_add_bytes (b, "ratchet_secret", p->ratchet_secret, SMMP_KEY_BYTES);
+      json_builder_end_object (b);
+    }
+  json_builder_end_object (b);
+  return smmp_json_finish (b);
+}
+
+static SmmpPending *
+read_in_flight (JsonObject *o, const SmmpGroupState *state, GError **error)
+{
+  SmmpPending *p = g_new0 (SmmpPending, 1);
+  const char *text = smmp_json_get_string (o, "text");
+  gint64 generation, epoch, len;
+  guint8 *frame = NULL;
+
+  p->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
+  if (p->ratchet_secret == NULL)
+    g_error ("smmp: out of guarded memory");
+  if (text == NULL || !g_utf8_validate (text, -1, NULL) || strlen (text) == 0
+      || strlen (text) > SMMP_MAX_TEXT_BYTES
+      || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
+      || !smmp_json_get_int (o, "epoch", 0, G_MAXUINT32, &epoch, error)
+      || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
+                             &len, error)
+      || !smmp_json_get_bytes (o, "frame", frame = g_malloc ((gsize) len), (gsize) len, error)
+      || !smmp_json_get_bytes (o, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES,
+                               error)
+      || !smmp_json_get_bytes (o, "ratchet_secret", p->ratchet_secret, SMMP_KEY_BYTES, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                             "the message in flight is unreadable");
+      g_free (frame);
+      smmp_pending_free (p);
+      return NULL;
+    }
+  p->text = g_strdup (text);
+  p->generation = (guint32) generation;
+  p->epoch = (guint32) epoch;
+  p->frame = g_bytes_new_take (frame, (gsize) len);
+  (void) state;
+  return p;
+}
+
+SmmpSession *
+smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
+                      const char *json, GError **error)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o = smmp_json_parse_object (json, &parser, error);
+  SmmpSession *session;
+  JsonNode *node;
+  gint64 version;
+
+  if (o == NULL)
+    return NULL;
+  if (g_strcmp0 (smmp_json_get_string (o, "type"), SESSION_JSON_TYPE) != 0
+      || !smmp_json_get_int (o, "version", SESSION_JSON_VERSION, SESSION_JSON_VERSION,
+                             &version, NULL))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                           "not an SMMP session of version 1");
+      return NULL;
+    }
+  session = smmp_session_new (identity, self_handle);
+  node = json_object_get_member (o, "state");
+  if (node != NULL)
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (node)
+          || (session->state = smmp_group_state_read (json_node_get_object (node), error)) == NULL)
+        goto fail;
+      if (strcmp (session->state->members[session->state->self].handle, self_handle) != 0
+          || memcmp (session->state->members[session->state->self].identity_key,
+                     smmp_identity_get_public (identity), SMMP_KEY_PUBLIC_BYTES) != 0)
+        {
+          g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                               "the saved session belongs to another member");
+          goto fail;
+        }
+    }
+  node = json_object_get_member (o, "queued");
+  if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "no \"queued\" array");
+      goto fail;
+    }
+  for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
+    {
+      JsonNode *item = json_array_get_element (json_node_get_array (node), i);
+      const char *text = JSON_NODE_HOLDS_VALUE (item)
+                         && json_node_get_value_type (item) == G_TYPE_STRING
+                         ? json_node_get_string (item) : NULL;
+
+      if (text == NULL || *text == '\0' || strlen (text) > SMMP_MAX_TEXT_BYTES
+          || !g_utf8_validate (text, -1, NULL))
+        {
+          g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "a queued text is unusable");
+          goto fail;
+        }
+      g_queue_push_tail (&session->outgoing, g_strdup (text));
+    }
+  node = json_object_get_member (o, "in_flight");
+  if (node != NULL)
+    {
+      if (session->state == NULL || !JSON_NODE_HOLDS_OBJECT (node)
+          || (session->in_flight = read_in_flight (json_node_get_object (node),
+                                                   session->state, error)) == NULL)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                                 "a message in flight without a session");
+          goto fail;
+        }
+      /* It may never have reached the room: offer it again.  An identical
+       * copy of a frame the room already has is stale when it comes. */
+      g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
+    }
+  if (session->state != NULL)
+    {
+      need_catch_up (session);
+      /* A resync that was due is asked for again: the back-off was lost. */
+      if (session->state->resync_required)
+        need_resync (session, "a resync was due when the session was saved");
+    }
+  return session;
+
+fail:
+  smmp_session_free (session);
+  return NULL;
+}

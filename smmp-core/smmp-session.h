@@ -68,6 +68,21 @@ void smmp_session_catch_up_done (SmmpSession *session, gboolean complete);
  * else's came first), broadcast one (X.B.1.6-8). */
 void smmp_session_resync_due (SmmpSession *session);
 
+/* The session as JSON (ruling R13): the confirmed state, texts not yet
+ * sent and the frame in flight.  A key agreement under way is not kept (a
+ * restart in the middle of one makes it fail; a re-key follows).  Secrets
+ * and queued plaintext are inside: wipe the text, store it with mode 0600 by
+ * atomic replace, after every accepted frame. */
+char *smmp_session_to_json (const SmmpSession *session);
+
+/* A session read back from smmp_session_to_json().  It reports a gap at
+ * once (SMMP_EVENT_CATCHUP_NEEDED): frames may have passed while it was
+ * away.  The frame in flight is offered again: if the room had it
+ * already, the copy is ignored.  NULL with @error (SMMP_ERROR_STORAGE);
+ * a caller that cannot restore starts a new key agreement instead. */
+SmmpSession *smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
+                                   const char *json, GError **error);
+
 GBytes *smmp_session_pop_frame (SmmpSession *session);
 SmmpEvent *smmp_session_pop_event (SmmpSession *session);
 

@@ -46,4 +46,10 @@ struct _SmmpGroupState {
 /* An empty state for @n members with its guarded block allocated. */
 SmmpGroupState *smmp_group_state_alloc (guint n);
 
+#include <json-glib/json-glib.h>
+
+/* The state as members of the JSON object being built / read back. */
+void smmp_group_state_build (const SmmpGroupState *state, JsonBuilder *builder);
+SmmpGroupState *smmp_group_state_read (JsonObject *object, GError **error);
+
 #endif /* SMMP_STATE_PRIVATE_H */

@@ -1,5 +1,7 @@
 /* smmp-state.c: a member's confirmed session state. */
 #include "smmp-state-private.h"
+#include "smmp-error.h"
+#include "smmp-json.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -120,4 +122,160 @@ smmp_group_state_shared_digest (const SmmpGroupState *state,
       smmp_hash_update (&hash, m->ratchet_key_init, sizeof m->ratchet_key_init);
     }
   smmp_hash_final (&hash, out);
+}
+
+/* ---- JSON form (R13) ---------------------------------------------------- */
+
+#define STATE_JSON_TYPE "smmp-group-state"
+#define STATE_JSON_VERSION 1
+
+void
+smmp_group_state_build (const SmmpGroupState *state, JsonBuilder *b)
+{
+  const SmmpStateSecrets *s = state->secrets;
+
+  json_builder_set_member_name (b, "type");
+  json_builder_add_string_value (b, STATE_JSON_TYPE);
+  smmp_json_add_int (b, "version", STATE_JSON_VERSION);
+  smmp_json_add_bytes (b, "sid", state->sid, sizeof state->sid);
+  smmp_json_add_bytes (b, "roster_hash", state->roster_hash, sizeof state->roster_hash);
+  smmp_json_add_bytes (b, "transcript_hash", state->transcript_hash,
+                       sizeof state->transcript_hash);
+  smmp_json_add_bytes (b, "verification", state->verification, sizeof state->verification);
+  smmp_json_add_bytes (b, "conv_digest", state->conv_digest, sizeof state->conv_digest);
+  smmp_json_add_int (b, "resync_required", state->resync_required ? 1 : 0);
+  smmp_json_add_int (b, "generation", state->generation);
+  smmp_json_add_int (b, "epoch", state->epoch);
+  smmp_json_add_int (b, "self", state->self);
+  json_builder_set_member_name (b, "members");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < state->n; i++)
+    {
+      const SmmpMember *m = &state->members[i];
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "handle");
+      json_builder_add_string_value (b, m->handle);
+      smmp_json_add_bytes (b, "identity_key", m->identity_key, sizeof m->identity_key);
+      smmp_json_add_bytes (b, "signing_key", m->signing_key, sizeof m->signing_key);
+      smmp_json_add_bytes (b, "ratchet_key", m->ratchet_key, sizeof m->ratchet_key);
+      smmp_json_add_bytes (b, "ratchet_key_init", m->ratchet_key_init,
+                           sizeof m->ratchet_key_init);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  smmp_json_add_bytes (b, "rk", s->rk, sizeof s->rk);
+  smmp_json_add_bytes (b, "hk", s->hk, sizeof s->hk);
+  smmp_json_add_bytes (b, "nhk", s->nhk, sizeof s->nhk);
+  smmp_json_add_bytes (b, "mk", s->mk, sizeof s->mk);
+  smmp_json_add_bytes (b, "v", s->v, sizeof s->v);
+  smmp_json_add_bytes (b, "r", s->r, sizeof s->r);
+  smmp_json_add_bytes (b, "r_init", s->r_init, sizeof s->r_init);
+  smmp_json_add_bytes (b, "sign_secret", s->sign_secret, sizeof s->sign_secret);
+}
+
+char *
+smmp_group_state_to_json (const SmmpGroupState *state)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  smmp_group_state_build (state, b);
+  json_builder_end_object (b);
+  return smmp_json_finish (b);
+}
+
+static gboolean
+read_member (JsonNode *node, SmmpMember *m, GError **error)
+{
+  JsonObject *o;
+  const char *handle;
+
+  if (!JSON_NODE_HOLDS_OBJECT (node))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "a member is not an object");
+      return FALSE;
+    }
+  o = json_node_get_object (node);
+  handle = smmp_json_get_string (o, "handle");
+  if (handle == NULL || !smmp_handle_is_valid (handle, strlen (handle)))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "a member's handle is unusable");
+      return FALSE;
+    }
+  m->handle = g_strdup (handle);
+  return smmp_json_get_bytes (o, "identity_key", m->identity_key, sizeof m->identity_key, error)
+         && smmp_json_get_bytes (o, "signing_key", m->signing_key, sizeof m->signing_key, error)
+         && smmp_json_get_bytes (o, "ratchet_key", m->ratchet_key, sizeof m->ratchet_key, error)
+         && smmp_json_get_bytes (o, "ratchet_key_init", m->ratchet_key_init,
+                                 sizeof m->ratchet_key_init, error);
+}
+
+SmmpGroupState *
+smmp_group_state_read (JsonObject *o, GError **error)
+{
+  JsonNode *members = json_object_get_member (o, "members");
+  SmmpGroupState *state;
+  JsonArray *array;
+  gint64 version, flag, generation, epoch, self;
+  guint n;
+
+  if (g_strcmp0 (smmp_json_get_string (o, "type"), STATE_JSON_TYPE) != 0
+      || !smmp_json_get_int (o, "version", STATE_JSON_VERSION, STATE_JSON_VERSION, &version, NULL))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                           "not an SMMP group state of version 1");
+      return NULL;
+    }
+  if (members == NULL || !JSON_NODE_HOLDS_ARRAY (members)
+      || (n = json_array_get_length (array = json_node_get_array (members))) < 2
+      || n > SMMP_MAX_MEMBERS)
+    {
+      g_set_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                   "\"members\" is not an array of 2 to %d members", SMMP_MAX_MEMBERS);
+      return NULL;
+    }
+  state = smmp_group_state_alloc (n);
+  for (guint i = 0; i < n; i++)
+    if (!read_member (json_array_get_element (array, i), &state->members[i], error))
+      goto fail;
+  if (!smmp_json_get_int (o, "resync_required", 0, 1, &flag, error)
+      || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
+      || !smmp_json_get_int (o, "epoch", 0, G_MAXUINT32, &epoch, error)
+      || !smmp_json_get_int (o, "self", 0, n - 1, &self, error)
+      || !smmp_json_get_bytes (o, "sid", state->sid, sizeof state->sid, error)
+      || !smmp_json_get_bytes (o, "roster_hash", state->roster_hash, sizeof state->roster_hash, error)
+      || !smmp_json_get_bytes (o, "transcript_hash", state->transcript_hash,
+                               sizeof state->transcript_hash, error)
+      || !smmp_json_get_bytes (o, "verification", state->verification,
+                               sizeof state->verification, error)
+      || !smmp_json_get_bytes (o, "conv_digest", state->conv_digest, sizeof state->conv_digest, error)
+      || !smmp_json_get_bytes (o, "rk", state->secrets->rk, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "hk", state->secrets->hk, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "nhk", state->secrets->nhk, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "mk", state->secrets->mk, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "v", state->secrets->v, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "r", state->secrets->r, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "r_init", state->secrets->r_init, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "sign_secret", state->secrets->sign_secret,
+                               SMMP_SIGN_SECRET_BYTES, error))
+    goto fail;
+  state->resync_required = flag != 0;
+  state->generation = (guint32) generation;
+  state->epoch = (guint32) epoch;
+  state->self = (guint) self;
+  return state;
+
+fail:
+  smmp_group_state_free (state);
+  return NULL;
+}
+
+SmmpGroupState *
+smmp_group_state_from_json (const char *json, GError **error)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *object = smmp_json_parse_object (json, &parser, error);
+
+  return object != NULL ? smmp_group_state_read (object, error) : NULL;
 }

@@ -39,6 +39,15 @@ char *smmp_group_state_get_verification_code (const SmmpGroupState *state);
 void smmp_group_state_shared_digest (const SmmpGroupState *state,
                                      guint8 out[SMMP_HASH_BYTES]);
 
+/* The whole state as a JSON object (ruling R13), secrets included: the
+ * caller owns the text and must wipe it (sodium_memzero) before g_free(),
+ * and store it with mode 0600 by atomic replace.  MK is never part of it. */
+char *smmp_group_state_to_json (const SmmpGroupState *state);
+
+/* Reads what smmp_group_state_to_json() wrote.  NULL with @error
+ * (SMMP_ERROR_STORAGE) for anything else. */
+SmmpGroupState *smmp_group_state_from_json (const char *json, GError **error);
+
 G_END_DECLS
 
 #endif /* SMMP_STATE_H */

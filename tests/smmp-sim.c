@@ -28,6 +28,7 @@ static gint messages = 0;
 static gint senders = 1;
 static gdouble drop = 0.0;
 static char *archive_mode = NULL;
+static gint restarts = 0;
 
 static const GOptionEntry entries[] = {
   { "members", 'n', 0, G_OPTION_ARG_INT, &members, "Members in the room (2-128)", "N" },
@@ -37,6 +38,7 @@ static const GOptionEntry entries[] = {
   { "senders", 'k', 0, G_OPTION_ARG_INT, &senders, "Members sending concurrently", "K" },
   { "drop", 'p', 0, G_OPTION_ARG_DOUBLE, &drop, "Chance that a delivery of a message frame is lost", "P" },
   { "archive", 'a', 0, G_OPTION_ARG_STRING, &archive_mode, "on: catch up from the room's archive; off: resync", "on|off" },
+  { "restarts", 'r', 0, G_OPTION_ARG_INT, &restarts, "Members restarting from their saved state mid-run", "R" },
   { "attack", 0, 0, G_OPTION_ARG_STRING, &attack_name,
     "equivocate, mitm, replay, impersonate, bad-h, bad-k, stale-signature or junk", "NAME" },
   G_OPTION_ENTRY_NULL
@@ -56,7 +58,7 @@ main (int argc, char **argv)
   gint64 cpu_total = 0, cpu_max = 0;
   guint64 bytes = 0, wire = 0, frames = 0;
   guint honest = 0, up, refused, catch_ups = 0, rekeys = 0, retries = 0, drops = 0;
-  guint lost = 0, resyncs;
+  guint lost = 0, resyncs, restarted = 0, restart_failures = 0;
   gboolean ka_ok = FALSE, detected = FALSE, ok, archive, delivered_all, converged;
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
 
@@ -68,7 +70,7 @@ main (int argc, char **argv)
     }
   if (members < 2 || members > SMMP_MAX_MEMBERS || !sim_attack_parse (attack_name, &attack)
       || (attack != SIM_ATTACK_NONE && members < 3) || messages < 0
-      || senders < 1 || senders > members || drop < 0 || drop >= 1
+      || senders < 1 || senders > members || drop < 0 || drop >= 1 || restarts < 0
       || (archive_mode != NULL && strcmp (archive_mode, "on") != 0
           && strcmp (archive_mode, "off") != 0)
       || (attack != SIM_ATTACK_NONE && messages > 0))
@@ -98,6 +100,12 @@ main (int argc, char **argv)
           guint who = (guint) (k % senders);
 
           sim_room_send (room, who, line);
+          /* Restarts spread over the run, each of a member the seed picks. */
+          for (gint r = 0; r < restarts; r++)
+            if ((r + 1) * messages / (restarts + 1) == k
+                && !sim_room_restart (room, (guint) g_rand_int_range (sim_room_rand (room), 0,
+                                                                     members)))
+              restart_failures++;
           g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", sim_room_member (room, who)->handle,
                                                        line));
           sim_room_step (room, (guint) g_rand_int_range (sim_room_rand (room), 0, 2 * members));
@@ -122,6 +130,7 @@ main (int argc, char **argv)
       catch_ups += m->catch_ups;
       rekeys += m->rekeys;
       drops += m->drops;
+      restarted += m->restarts;
       retries += smmp_session_get_retries (m->session);
       /* A message lost to a member: submitted, never shown to it. */
       if (!m->attacker)
@@ -153,7 +162,7 @@ main (int argc, char **argv)
     }
   else
     {
-      ok = ka_ok && up == honest && converged
+      ok = ka_ok && up == honest && converged && restart_failures == 0
            && (archive ? delivered_all : (drops == 0 || resyncs > 0 || rekeys > 0));
       /* Junk from the room must be refused frame by frame, harmlessly. */
       detected = ok && sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED, 0) > 0;
@@ -189,6 +198,7 @@ main (int argc, char **argv)
   MEMBER_INT ("catchups", catch_ups);
   MEMBER_INT ("resyncs", resyncs);
   MEMBER_INT ("rekeys", rekeys);
+  MEMBER_INT ("restarts", restarted);
   json_builder_set_member_name (b, "archive");
   json_builder_add_string_value (b, archive ? "on" : "off");
   MEMBER_INT ("frames_rejected",

@@ -1,6 +1,7 @@
 /* sim-room.c: the in-process room behind the tests and smmp-sim. */
 #include "sim-room.h"
 
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 
@@ -281,6 +282,33 @@ catch_up (SimRoom *room, guint index)
   smmp_session_catch_up_done (m->session, room->archive);
   m->cpu_ns += cpu_now () - t0;
   drain (room, m);
+}
+
+gboolean
+sim_room_restart (SimRoom *room, guint index)
+{
+  SimMember *m = &room->members[index];
+  g_autoptr (GError) error = NULL;
+  char *json = smmp_session_to_json (m->session);
+  SmmpSession *restored = smmp_session_restore (m->identity, m->handle, json, &error);
+
+  sodium_memzero (json, strlen (json));
+  g_free (json);
+  if (restored == NULL)
+    return FALSE;
+  smmp_session_free (m->session);
+  m->session = restored;
+  g_queue_clear_full (&m->outbox, pending_free);
+  /* Nothing was lost in the room while it was away (the cursor stays), but
+   * the client cannot know that: it catches up from here. */
+  m->want_catch_up = FALSE;
+  m->want_rekey = FALSE;
+  m->resync_countdown = 0;
+  if (m->gap_from == G_MAXUINT)
+    m->gap_from = m->cursor;
+  m->restarts++;
+  drain (room, m);
+  return TRUE;
 }
 
 static void

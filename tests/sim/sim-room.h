@@ -44,6 +44,7 @@ typedef struct {
   guint drops;             /* deliveries to this member the room lost */
   guint gap_from;          /* first log entry of the gap, or G_MAXUINT */
   guint catch_ups, rekeys; /* asked for */
+  guint restarts;
 } SimMember;
 
 /* Called when a member's frame reaches the room.  The default appends it
@@ -72,6 +73,12 @@ gboolean sim_room_start_ka (SimRoom *room, guint initiator, GError **error);
  * probability @drop; the member's client notices (as after a disconnect)
  * and catches up from the room's archive when @archive, else resyncs. */
 void sim_room_set_losses (SimRoom *room, double drop, gboolean archive);
+
+/* Member @index's client stops and starts again: its session is saved to
+ * JSON and read back, frames it had not yet posted are lost, and it goes on
+ * reading the room where it stopped.  FALSE if the state did not read
+ * back. */
+gboolean sim_room_restart (SimRoom *room, guint index);
 
 /* Resync frames posted, and re-keys started, in the whole room. */
 guint sim_room_count_resyncs (SimRoom *room);
