@@ -1,6 +1,7 @@
 /* smmp-identity.c: long-term X25519 identity keys, fingerprints, JSON form. */
 #include "smmp-identity.h"
 #include "smmp-error.h"
+#include "smmp-json.h"
 #include "smmp-kdf.h"
 
 #include <json-glib/json-glib.h>
@@ -119,122 +120,41 @@ smmp_fingerprint_parse (const char *text, guint8 out[SMMP_FINGERPRINT_BYTES])
 char *
 smmp_identity_to_json (const SmmpIdentity *identity)
 {
-  JsonBuilder *builder = json_builder_new ();
-  JsonGenerator *generator;
-  JsonNode *root;
-  char *pub, *sec, *json;
-
-  pub = g_base64_encode (identity->public_key, SMMP_PUBLIC_KEY_BYTES);
-  sec = g_base64_encode (identity->secret, crypto_scalarmult_SCALARBYTES);
+  g_autoptr (JsonBuilder) builder = json_builder_new ();
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "type");
   json_builder_add_string_value (builder, IDENTITY_JSON_TYPE);
-  json_builder_set_member_name (builder, "version");
-  json_builder_add_int_value (builder, IDENTITY_JSON_VERSION);
-  json_builder_set_member_name (builder, "public");
-  json_builder_add_string_value (builder, pub);
-  json_builder_set_member_name (builder, "secret");
-  json_builder_add_string_value (builder, sec);
+  smmp_json_add_int (builder, "version", IDENTITY_JSON_VERSION);
+  smmp_json_add_bytes (builder, "public", identity->public_key, SMMP_PUBLIC_KEY_BYTES);
+  smmp_json_add_bytes (builder, "secret", identity->secret, crypto_scalarmult_SCALARBYTES);
   json_builder_end_object (builder);
-
-  root = json_builder_get_root (builder);
-  generator = json_generator_new ();
-  json_generator_set_root (generator, root);
-  json = json_generator_to_data (generator, NULL);
-
-  /* json-glib keeps its own copy of the strings in the tree; the node is
-   * freed here, and the copies we made are wiped. */
-  sodium_memzero (sec, strlen (sec));
-  g_free (sec);
-  g_free (pub);
-  json_node_unref (root);
-  g_object_unref (generator);
-  g_object_unref (builder);
-  return json;
-}
-
-/* The member's value if it is a JSON string, else NULL (never a warning:
- * the file is untrusted input). */
-static const char *
-string_member (JsonObject *object, const char *name)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node)
-      || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
-static gboolean
-read_key_member (JsonObject *object, const char *name, guint8 *out,
-                 GError **error)
-{
-  const char *text;
-  guint8 *raw;
-  gsize len = 0;
-  gboolean ok;
-
-  text = string_member (object, name);
-  if (text == NULL)
-    {
-      g_set_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
-                   "identity file has no \"%s\" key", name);
-      return FALSE;
-    }
-  /* Strict base64: a stray character is an error, not something to skip. */
-  raw = sodium_malloc (SMMP_PUBLIC_KEY_BYTES + 1);
-  ok = sodium_base642bin (raw, SMMP_PUBLIC_KEY_BYTES + 1, text, strlen (text), NULL,
-                          &len, NULL, sodium_base64_VARIANT_ORIGINAL) == 0
-       && len == SMMP_PUBLIC_KEY_BYTES;
-  if (ok)
-    memcpy (out, raw, len);
-  else
-    g_set_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
-                 "identity file's \"%s\" key is not %d bytes of base64",
-                 name, SMMP_PUBLIC_KEY_BYTES);
-  sodium_free (raw);
-  return ok;
+  return smmp_json_finish (builder);
 }
 
 SmmpIdentity *
 smmp_identity_from_json (const char *json, GError **error)
 {
-  JsonParser *parser = json_parser_new ();
-  SmmpIdentity *identity = NULL;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *object = smmp_json_parse_object (json, &parser, error);
+  SmmpIdentity *identity;
   guint8 derived[SMMP_PUBLIC_KEY_BYTES];
-  JsonObject *object;
-  JsonNode *root, *version;
+  gint64 version;
 
-  if (!json_parser_load_from_data (parser, json, -1, NULL))
-    {
-      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
-                           "identity file is not JSON");
-      goto out;
-    }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    {
-      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
-                           "identity file is not a JSON object");
-      goto out;
-    }
-  object = json_node_get_object (root);
-  version = json_object_get_member (object, "version");
-  if (g_strcmp0 (string_member (object, "type"), IDENTITY_JSON_TYPE) != 0
-      || version == NULL || !JSON_NODE_HOLDS_VALUE (version)
-      || json_node_get_value_type (version) != G_TYPE_INT64
-      || json_node_get_int (version) != IDENTITY_JSON_VERSION)
+  if (object == NULL)
+    return NULL;
+  if (g_strcmp0 (smmp_json_get_string (object, "type"), IDENTITY_JSON_TYPE) != 0
+      || !smmp_json_get_int (object, "version", IDENTITY_JSON_VERSION, IDENTITY_JSON_VERSION,
+                             &version, NULL))
     {
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                            "not an SMMP identity file of version 1");
-      goto out;
+      return NULL;
     }
-
   identity = identity_alloc ();
-  if (!read_key_member (object, "public", identity->public_key, error)
-      || !read_key_member (object, "secret", identity->secret, error))
+  if (!smmp_json_get_bytes (object, "public", identity->public_key, SMMP_PUBLIC_KEY_BYTES, error)
+      || !smmp_json_get_bytes (object, "secret", identity->secret, crypto_scalarmult_SCALARBYTES,
+                               error))
     goto fail;
   crypto_scalarmult_base (derived, identity->secret);
   if (sodium_memcmp (derived, identity->public_key, sizeof derived) != 0)
@@ -243,12 +163,9 @@ smmp_identity_from_json (const char *json, GError **error)
                            "identity file's public key does not match its private key");
       goto fail;
     }
-  goto out;
+  return identity;
 
 fail:
   smmp_identity_free (identity);
-  identity = NULL;
-out:
-  g_object_unref (parser);
-  return identity;
+  return NULL;
 }
