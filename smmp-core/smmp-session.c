@@ -281,6 +281,10 @@ check_frame (SmmpSession *session, const char *sender, GBytes *bytes)
     {
       reject (session, sender, SMMP_ERROR_NO_SESSION,
               "message from %s, but this member has no session yet", sender);
+      /* Lost or corrupt state, or a session formed without us: a new key
+       * agreement brings this member in; it is never locked out. */
+      if (!ka_open (session))
+        need_rekey (session, "the room talks in a session this member holds no state for");
       return NULL;
     }
   frame = smmp_frame_decode_bytes (bytes, &error);

@@ -292,6 +292,38 @@ test_restarts_lose_nothing (void)
   g_rand_free (rand);
 }
 
+
+static void
+test_lost_state_rekeys (void)
+{
+  SimRoom *room = room_up (4, 61);
+  SimMember *m = sim_room_member (room, 2);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  guint rekeys = 0;
+
+  /* Member 2 loses everything but its identity (a wiped disk). */
+  smmp_session_free (m->session);
+  m->session = smmp_session_new (m->identity, m->handle);
+  m->state = NULL;
+  m->ka = NULL;
+
+  submit (room, submitted, 0, "who is still here?");
+  sim_room_run (room);
+  /* It could not read that one; it asked for a re-key and is back in. */
+  for (guint i = 0; i < 4; i++)
+    rekeys += sim_room_member (room, i)->rekeys;
+  g_assert_cmpuint (rekeys, >=, 1);
+  g_assert_true (sim_room_converged (room));
+  g_ptr_array_set_size (submitted, 0);
+  for (guint i = 0; i < 4; i++)
+    g_ptr_array_set_size (sim_room_member (room, i)->delivered, 0);
+  submit (room, submitted, 1, "welcome back");
+  submit (room, submitted, 2, "thanks");
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  sim_room_free (room);
+}
+
 /* ---- hostile frames ---------------------------------------------------- */
 
 typedef struct {
@@ -360,6 +392,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
+  g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);
   g_test_add_func ("/session/random-losses-archive", test_random_losses_archive);
   return g_test_run ();
 }
