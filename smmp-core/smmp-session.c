@@ -10,6 +10,9 @@
 #include <stdarg.h>
 #include <string.h>
 
+/* Applied frames remembered to tell a replay from an overtaken frame. */
+#define SMMP_SESSION_RECENT 64
+
 /* Frames from states not yet reached, kept while catching up. */
 #define SMMP_SESSION_MAX_AHEAD 512
 
@@ -26,6 +29,9 @@ struct _SmmpSession {
   gboolean rekey_requested;
   gboolean own_invite_seen; /* our invitation came back from the room */
   gboolean resync_asked;    /* RESYNC_NEEDED reported, no resync sent since */
+  /* Digests of the last frames applied, to name replays as such. */
+  guint8 recent[SMMP_SESSION_RECENT][SMMP_HASH_BYTES];
+  guint recent_next;
   guint retries;
   GQueue frames;            /* of GBytes* */
   GQueue events;            /* of SmmpEvent* */
@@ -402,6 +408,34 @@ apply_resync (SmmpSession *session, SmmpFrame *frame)
   return TRUE;
 }
 
+static void
+frame_digest (GBytes *bytes, guint8 out[SMMP_HASH_BYTES])
+{
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &len);
+
+  crypto_hash_sha256 (out, data, len);
+}
+
+static void
+remember_applied (SmmpSession *session, SmmpFrame *frame)
+{
+  frame_digest (frame->bytes, session->recent[session->recent_next]);
+  session->recent_next = (session->recent_next + 1) % SMMP_SESSION_RECENT;
+}
+
+static gboolean
+was_applied (SmmpSession *session, SmmpFrame *frame)
+{
+  guint8 digest[SMMP_HASH_BYTES];
+
+  frame_digest (frame->bytes, digest);
+  for (guint i = 0; i < SMMP_SESSION_RECENT; i++)
+    if (memcmp (session->recent[i], digest, SMMP_HASH_BYTES) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* Applies @frame if it is built on our state, keeps it if it is ahead.
  * While catching up, live frames are all kept: after a gap, the frame that
  * looks current may be one that lost its place in the room to a frame this
@@ -425,6 +459,12 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
           requeue_in_flight (session);
           return TRUE;
         }
+      /* An overtaken frame is normal; one already applied, sent again, is
+       * a replay, and the user is told. */
+      if (was_applied (session, frame))
+        reject (session, sender, SMMP_ERROR_REPLAYED,
+                "%s frame from %s was applied already: a replay, ignored",
+                smmp_frame_type_name (frame->type), session->state->members[frame->sender].handle);
       return FALSE;
     }
   if (position > 0 || (live && session->catching_up))
@@ -440,6 +480,8 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
     }
   *applied = frame->type == SMMP_FRAME_DATA ? apply_data (session, frame)
                                             : apply_resync (session, frame);
+  if (*applied)
+    remember_applied (session, frame);
   return *applied;
 }
 
@@ -591,6 +633,21 @@ smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
   else if (!closed)
     need_resync (session, "frames were missed and the archive cannot supply them");
   flush (session);
+}
+
+void
+smmp_session_resend_due (SmmpSession *session)
+{
+  /* An identical copy is safe: whichever copy comes first is applied or
+   * overtaken, and the other is then stale. */
+  if (session->in_flight != NULL)
+    g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
+}
+
+gboolean
+smmp_session_has_in_flight (const SmmpSession *session)
+{
+  return session->in_flight != NULL;
 }
 
 void

@@ -64,6 +64,12 @@ gboolean smmp_session_receive_archived (SmmpSession *session, const char *sender
  * then needs a resync (R12: resync only when catch-up cannot be had). */
 void smmp_session_catch_up_done (SmmpSession *session, gboolean complete);
 
+/* The frame in flight has waited longer than the caller's deadline (the
+ * room may have dropped it): send the same frame again. */
+void smmp_session_resend_due (SmmpSession *session);
+/* TRUE while a data frame of this member waits for the room. */
+gboolean smmp_session_has_in_flight (const SmmpSession *session);
+
 /* The resync back-off has passed: if a resync is still needed (nobody
  * else's came first), broadcast one (X.B.1.6-8). */
 void smmp_session_resync_due (SmmpSession *session);

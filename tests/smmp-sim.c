@@ -40,7 +40,8 @@ static const GOptionEntry entries[] = {
   { "archive", 'a', 0, G_OPTION_ARG_STRING, &archive_mode, "on: catch up from the room's archive; off: resync", "on|off" },
   { "restarts", 'r', 0, G_OPTION_ARG_INT, &restarts, "Members restarting from their saved state mid-run", "R" },
   { "attack", 0, 0, G_OPTION_ARG_STRING, &attack_name,
-    "equivocate, mitm, replay, impersonate, bad-h, bad-k, stale-signature or junk", "NAME" },
+    "key agreement: equivocate, mitm, replay, impersonate, bad-h, bad-k, stale-signature, "
+    "junk; conversation: forge, replay (with --messages), tamper, outsider", "NAME" },
   G_OPTION_ENTRY_NULL
 };
 
@@ -73,7 +74,8 @@ main (int argc, char **argv)
       || senders < 1 || senders > members || drop < 0 || drop >= 1 || restarts < 0
       || (archive_mode != NULL && strcmp (archive_mode, "on") != 0
           && strcmp (archive_mode, "off") != 0)
-      || (attack != SIM_ATTACK_NONE && messages > 0))
+      || (attack != SIM_ATTACK_NONE && !sim_attack_on_conversation (attack)
+          && attack != SIM_ATTACK_REPLAY && messages > 0))
     {
       fprintf (stderr, "smmp-sim: --members must be 2 to %d (3 or more under an attack), "
                        "--senders 1 to N, --drop in [0, 1), --archive on or off, "
@@ -81,6 +83,11 @@ main (int argc, char **argv)
                SMMP_MAX_MEMBERS);
       return 2;
     }
+  /* With messages, "replay" is the room replaying message frames. */
+  if (attack == SIM_ATTACK_REPLAY && messages > 0)
+    attack = SIM_ATTACK_REPLAY_DATA;
+  if (sim_attack_on_conversation (attack) && messages == 0)
+    messages = 20;
   if (!smmp_init (&error))
     {
       fprintf (stderr, "smmp-sim: %s\n", error->message);
@@ -112,6 +119,11 @@ main (int argc, char **argv)
         }
       sim_room_run (room);
     }
+  else if (sim_attack_on_conversation (attack))
+    detected = sim_attack_conversation (room, attack,
+                                        1 + (guint) g_rand_int_range (sim_room_rand (room), 0,
+                                                                      members - 1),
+                                        (guint) messages, submitted);
   else
     /* The target is drawn by the schedule's seed: never the initiator. */
     sim_attack_run (room, attack,
@@ -155,7 +167,9 @@ main (int argc, char **argv)
                   && sim_room_member (room, 0)->delivered->len == submitted->len;
   if (attack != SIM_ATTACK_NONE)
     ka_ok = converged;
-  if (sim_attack_must_fail (attack))
+  if (sim_attack_on_conversation (attack))
+    ok = detected && converged && delivered_all;
+  else if (sim_attack_must_fail (attack))
     {
       detected = refused > 0 && up == 0;
       ok = detected;

@@ -1,5 +1,6 @@
 /* test-session.c: the conversation over the simulated room: messages in
  * room order, concurrent senders, one frame in flight, nothing lost. */
+#include "sim-attacks.h"
 #include "sim-room.h"
 
 #include "smmp-ka-private.h"
@@ -324,6 +325,30 @@ test_lost_state_rekeys (void)
   sim_room_free (room);
 }
 
+
+/* ---- attacks on the conversation ---------------------------------------- */
+
+static void
+check_conversation_attack (SimAttack attack, SmmpErrorCode code)
+{
+  for (guint64 seed = 1; seed <= 4; seed++)
+    {
+      SimRoom *room = sim_room_new (3 + (guint) seed, 900 + seed);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+      g_assert_true (sim_attack_conversation (room, attack, 1 + (guint) (seed % 3), 15,
+                                              submitted));
+      assert_all_delivered (room, submitted);
+      g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED, code), >, 0);
+      sim_room_free (room);
+    }
+}
+
+static void test_attack_forge (void) { check_conversation_attack (SIM_ATTACK_FORGE, SMMP_ERROR_FORGED); }
+static void test_attack_replay (void) { check_conversation_attack (SIM_ATTACK_REPLAY_DATA, SMMP_ERROR_REPLAYED); }
+static void test_attack_tamper (void) { check_conversation_attack (SIM_ATTACK_TAMPER, SMMP_ERROR_FORGED); }
+static void test_attack_outsider (void) { check_conversation_attack (SIM_ATTACK_OUTSIDER, SMMP_ERROR_FORGED); }
+
 /* ---- hostile frames ---------------------------------------------------- */
 
 typedef struct {
@@ -393,6 +418,10 @@ main (int argc, char **argv)
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
   g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);
+  g_test_add_func ("/session/attack/forge", test_attack_forge);
+  g_test_add_func ("/session/attack/replay", test_attack_replay);
+  g_test_add_func ("/session/attack/tamper", test_attack_tamper);
+  g_test_add_func ("/session/attack/outsider", test_attack_outsider);
   g_test_add_func ("/session/random-losses-archive", test_random_losses_archive);
   return g_test_run ();
 }

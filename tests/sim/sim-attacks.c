@@ -2,6 +2,7 @@
 #include "sim-attacks.h"
 
 #include "smmp-ka-private.h"
+#include "smmp-state-private.h"
 
 #include <gcrypt.h>
 #include <sodium.h>
@@ -27,6 +28,10 @@ static const struct { SimAttack attack; const char *name; } names[] = {
   { SIM_ATTACK_BAD_K, "bad-k" },
   { SIM_ATTACK_STALE_SIG, "stale-signature" },
   { SIM_ATTACK_JUNK, "junk" },
+  { SIM_ATTACK_FORGE, "forge" },
+  { SIM_ATTACK_REPLAY_DATA, "replay-data" },
+  { SIM_ATTACK_TAMPER, "tamper" },
+  { SIM_ATTACK_OUTSIDER, "outsider" },
 };
 
 gboolean
@@ -54,9 +59,16 @@ sim_attack_name (SimAttack attack)
 }
 
 gboolean
+sim_attack_on_conversation (SimAttack attack)
+{
+  return attack >= SIM_ATTACK_FORGE;
+}
+
+gboolean
 sim_attack_must_fail (SimAttack attack)
 {
-  return attack != SIM_ATTACK_NONE && attack != SIM_ATTACK_JUNK;
+  return attack != SIM_ATTACK_NONE && attack != SIM_ATTACK_JUNK
+         && !sim_attack_on_conversation (attack);
 }
 
 static guint
@@ -264,6 +276,10 @@ hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
 
     case SIM_ATTACK_NONE:
     case SIM_ATTACK_REPLAY:
+    case SIM_ATTACK_FORGE:
+    case SIM_ATTACK_REPLAY_DATA:
+    case SIM_ATTACK_TAMPER:
+    case SIM_ATTACK_OUTSIDER:
       break;
     }
   sim_room_append (room, sender, frame, NULL);
@@ -322,6 +338,10 @@ sim_attack_run (SimRoom *room, SimAttack attack, guint target)
     case SIM_ATTACK_STALE_SIG:
     case SIM_ATTACK_JUNK:
     case SIM_ATTACK_NONE:
+    case SIM_ATTACK_FORGE:
+    case SIM_ATTACK_REPLAY_DATA:
+    case SIM_ATTACK_TAMPER:
+    case SIM_ATTACK_OUTSIDER:
       break;
     }
   if (attack == SIM_ATTACK_IMPERSONATE)
@@ -336,4 +356,151 @@ out:
   smmp_identity_free (claimed);
   smmp_bd_secret_free (a.bd);
   sodium_memzero (a.sign_secret, sizeof a.sign_secret);
+}
+
+/* ---- attacks on the conversation ---------------------------------------- */
+
+typedef struct {
+  SimAttack attack;
+  guint target;
+  guint posts;
+  GPtrArray *seen;      /* of GBytes*: message frames posted so far */
+  guint8 outsider_public[SMMP_KEY_PUBLIC_BYTES];
+  guint8 outsider_secret[SMMP_SIGN_SECRET_BYTES];
+} ConvAttack;
+
+/* A frame like @frame, its sender byte set to @claimed, signed with
+ * @secret. */
+static GBytes *
+resigned (GBytes *frame, guint claimed, const guint8 *secret)
+{
+  gsize len = 0;
+  guint8 *copy = g_bytes_unref_to_data (g_bytes_ref (frame), &len);
+
+  copy[SMMP_FRAME_HEADER_BYTES] = (guint8) claimed;
+  crypto_sign_detached (copy + len - SMMP_SIGNATURE_BYTES, NULL, copy,
+                        len - SMMP_SIGNATURE_BYTES, secret);
+  return g_bytes_new_take (copy, len);
+}
+
+static void
+conversation_hook (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  ConvAttack *a = data;
+  const guint n = sim_room_size (room);
+
+  if (frame_type (frame) != SMMP_FRAME_DATA)
+    {
+      sim_room_append (room, sender, frame, NULL);
+      return;
+    }
+  a->posts++;
+  switch (a->attack)
+    {
+    case SIM_ATTACK_FORGE:
+      if (a->posts % 3 == 0)
+        {
+          /* The insider is a member: its sealed frame is valid in every
+           * way but one, the claimed sender, and signs it itself. */
+          const SmmpGroupState *state = sim_room_member (room, a->target)->state;
+          g_autoptr (SmmpPending) own = smmp_ratchet_seal (state, "forged by an insider", NULL);
+          /* Another member's index in the roster (not the room's order). */
+          GBytes *forged = resigned (own->frame, (state->self + 1) % n,
+                                     state->secrets->sign_secret);
+
+          sim_room_append (room, a->target, forged, NULL);
+          g_bytes_unref (forged);
+        }
+      break;
+    case SIM_ATTACK_REPLAY_DATA:
+      if (a->seen->len > 0 && a->posts % 2 == 0)
+        sim_room_append (room, sender,
+                         g_ptr_array_index (a->seen, a->posts % a->seen->len), NULL);
+      break;
+    case SIM_ATTACK_TAMPER:
+      if (a->posts % 3 == 0)
+        {
+          gsize len = 0;
+          guint8 *copy = g_bytes_unref_to_data (g_bytes_ref (frame), &len);
+          GBytes *bad;
+
+          copy[len - 150] ^= 0x20; /* inside the body's ciphertext */
+          bad = g_bytes_new_take (copy, len);
+          sim_room_append (room, sender, bad, NULL);
+          g_bytes_unref (bad);
+          return; /* the genuine frame is dropped: its sender resends */
+        }
+      break;
+    case SIM_ATTACK_OUTSIDER:
+      if (a->posts % 3 == 0)
+        {
+          /* The outsider copies a frame's layout and signs as member 0. */
+          GBytes *intruding = resigned (frame, 0, a->outsider_secret);
+
+          sim_room_append (room, a->target, intruding, NULL);
+          g_bytes_unref (intruding);
+        }
+      break;
+    default:
+      break;
+    }
+  g_ptr_array_add (a->seen, g_bytes_ref (frame));
+  sim_room_append (room, sender, frame, NULL);
+}
+
+gboolean
+sim_attack_conversation (SimRoom *room, SimAttack attack, guint target, guint messages,
+                         GPtrArray *submitted)
+{
+  ConvAttack a = { .attack = attack, .target = target };
+  const guint n = sim_room_size (room);
+  SmmpErrorCode expected;
+  gboolean clean = TRUE;
+  g_autoptr (GPtrArray) senders = g_ptr_array_new ();
+
+  g_assert (target < n && sim_attack_on_conversation (attack));
+  a.seen = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  crypto_sign_keypair (a.outsider_public, a.outsider_secret);
+  sim_room_start_ka (room, 0, NULL);
+  sim_room_run (room);
+  if (attack == SIM_ATTACK_FORGE)
+    sim_room_member (room, target)->attacker = TRUE;
+  for (guint i = 0; i < n; i++)
+    if (!sim_room_member (room, i)->attacker)
+      g_ptr_array_add (senders, GUINT_TO_POINTER (i));
+
+  sim_room_set_post_hook (room, conversation_hook, &a);
+  for (guint k = 0; k < messages; k++)
+    {
+      guint who = GPOINTER_TO_UINT (g_ptr_array_index (senders, k % senders->len));
+      g_autofree char *text = g_strdup_printf ("honest %u", k);
+
+      sim_room_send (room, who, text);
+      g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", sim_room_member (room, who)->handle,
+                                                   text));
+      sim_room_step (room, (guint) g_rand_int_range (sim_room_rand (room), 0, 2 * (gint32) n));
+    }
+  sim_room_run (room);
+  sim_room_set_post_hook (room, NULL, NULL);
+  g_ptr_array_unref (a.seen);
+  sodium_memzero (a.outsider_secret, sizeof a.outsider_secret);
+
+  /* Nothing false was shown: only texts honest members submitted, once. */
+  for (guint i = 0; i < n; i++)
+    {
+      SimMember *m = sim_room_member (room, i);
+      g_autoptr (GHashTable) once = g_hash_table_new (g_str_hash, g_str_equal);
+
+      if (m->attacker)
+        continue;
+      for (guint k = 0; k < m->delivered->len; k++)
+        {
+          const char *line = g_ptr_array_index (m->delivered, k);
+
+          clean = clean && strstr (line, ": honest ") != NULL
+                  && g_hash_table_add (once, (gpointer) line);
+        }
+    }
+  expected = attack == SIM_ATTACK_REPLAY_DATA ? SMMP_ERROR_REPLAYED : SMMP_ERROR_FORGED;
+  return clean && sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED, expected) > 0;
 }

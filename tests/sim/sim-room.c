@@ -6,6 +6,7 @@
 #include <time.h>
 
 #define MAX_EXPIRIES 8
+#define MAX_RESENDS 1000
 #define SIM_ROOM_MAX_STEPS 2000000
 
 typedef struct {
@@ -469,10 +470,30 @@ sim_room_step (SimRoom *room, guint steps)
   return TRUE;
 }
 
+/* The room is quiet and a member still waits for its own frame: the
+ * room lost it, and the member's deadline sends it again. */
+static gboolean
+resend_in_flight (SimRoom *room)
+{
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < room->n; i++)
+    {
+      SimMember *m = &room->members[i];
+
+      if (m->attacker || !smmp_session_has_in_flight (m->session))
+        continue;
+      smmp_session_resend_due (m->session);
+      drain (room, m);
+      any = TRUE;
+    }
+  return any;
+}
+
 void
 sim_room_run (SimRoom *room)
 {
-  guint expiries = 0;
+  guint expiries = 0, resends = 0;
 
   for (;;)
     {
@@ -480,7 +501,12 @@ sim_room_run (SimRoom *room)
        * invariant) instead of running on. */
       if (sim_room_step (room, SIM_ROOM_MAX_STEPS))
         return;
-      if (expiries++ < MAX_EXPIRIES && expire_open_agreements (room))
+      if (expiries < MAX_EXPIRIES && expire_open_agreements (room))
+        {
+          expiries++;
+          continue;
+        }
+      if (resends++ < MAX_RESENDS && resend_in_flight (room))
         continue;
       return;
     }
