@@ -46,6 +46,9 @@ typedef enum {
   /* Frames signed by members no longer open under this member's v: only a
    * new key agreement helps (smmp_session_start()). */
   SMMP_EVENT_REKEY_NEEDED,
+  /* A new session replaced the old one (R10): @handles joined it and
+   * @outsiders were members of the old one and are not in the new. */
+  SMMP_EVENT_MEMBERS_CHANGED,
 } SmmpEventType;
 
 typedef struct {

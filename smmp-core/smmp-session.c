@@ -29,6 +29,7 @@ struct _SmmpSession {
   gboolean rekey_requested;
   gboolean own_invite_seen; /* our invitation came back from the room */
   gboolean resync_asked;    /* RESYNC_NEEDED reported, no resync sent since */
+  guint applied;            /* data frames applied since the session came up */
   /* Digests of the last frames applied, to name replays as such. */
   guint8 recent[SMMP_SESSION_RECENT][SMMP_HASH_BYTES];
   guint recent_next;
@@ -123,6 +124,33 @@ requeue_in_flight (SmmpSession *session)
 
 /* Moves what the key agreement produced to our queues; adopts a confirmed
  * state (the old one has served until now: R10). */
+/* Who joined and who left between two confirmed sessions, by identity key:
+ * a changed nickname with the same key is the same member. */
+static SmmpEvent *
+membership_change (const SmmpGroupState *old, const SmmpGroupState *new)
+{
+  SmmpEvent *event = smmp_event_new (SMMP_EVENT_MEMBERS_CHANGED, 0, NULL,
+                                     "a new session replaced the old one");
+
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      const SmmpGroupState *from = pass == 0 ? new : old, *in = pass == 0 ? old : new;
+      GPtrArray *into = pass == 0 ? event->handles : event->outsiders;
+
+      for (guint i = 0; i < from->n; i++)
+        {
+          gboolean found = FALSE;
+
+          for (guint k = 0; k < in->n && !found; k++)
+            found = memcmp (from->members[i].identity_key, in->members[k].identity_key,
+                            SMMP_KEY_PUBLIC_BYTES) == 0;
+          if (!found)
+            g_ptr_array_add (into, g_strdup (from->members[i].handle));
+        }
+    }
+  return event;
+}
+
 static void
 drain_ka (SmmpSession *session)
 {
@@ -135,8 +163,16 @@ drain_ka (SmmpSession *session)
     {
       if (event->type == SMMP_EVENT_SESSION_UP)
         {
-          smmp_group_state_free (session->state);
+          SmmpGroupState *old = session->state;
+
           session->state = smmp_ka_take_state (session->ka);
+          session->applied = 0;
+          if (old != NULL)
+            {
+              g_queue_push_tail (&session->events, event);
+              event = membership_change (old, session->state);
+              smmp_group_state_free (old);
+            }
           requeue_in_flight (session);
           g_clear_pointer (&session->resync, smmp_resync_pending_free);
           g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
@@ -481,7 +517,10 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
   *applied = frame->type == SMMP_FRAME_DATA ? apply_data (session, frame)
                                             : apply_resync (session, frame);
   if (*applied)
-    remember_applied (session, frame);
+    {
+      remember_applied (session, frame);
+      session->applied += frame->type == SMMP_FRAME_DATA ? 1 : 0;
+    }
   return *applied;
 }
 
@@ -642,6 +681,16 @@ smmp_session_resend_due (SmmpSession *session)
    * overtaken, and the other is then stale. */
   if (session->in_flight != NULL)
     g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
+}
+
+gboolean
+smmp_session_rekey_is_due (const SmmpSession *session, guint max_messages,
+                           gint64 up_for_ms, gint64 max_ms)
+{
+  if (session->state == NULL || ka_open (session))
+    return FALSE;
+  return (max_messages > 0 && session->applied >= max_messages)
+         || (max_ms > 0 && up_for_ms >= max_ms);
 }
 
 gboolean

@@ -67,6 +67,14 @@ void smmp_session_catch_up_done (SmmpSession *session, gboolean complete);
 /* The frame in flight has waited longer than the caller's deadline (the
  * room may have dropped it): send the same frame again. */
 void smmp_session_resend_due (SmmpSession *session);
+/* Periodic re-key (R10): TRUE when the confirmed session has applied
+ * @max_messages messages or has been up for @max_ms (the caller's clock
+ * says @up_for_ms); 0 turns a limit off.  The caller then calls
+ * smmp_session_start() with the room's members.  Only a new key agreement
+ * gives post-compromise security; a resync does not. */
+gboolean smmp_session_rekey_is_due (const SmmpSession *session, guint max_messages,
+                                    gint64 up_for_ms, gint64 max_ms);
+
 /* TRUE while a data frame of this member waits for the room. */
 gboolean smmp_session_has_in_flight (const SmmpSession *session);
 

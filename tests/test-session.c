@@ -349,6 +349,109 @@ static void test_attack_replay (void) { check_conversation_attack (SIM_ATTACK_RE
 static void test_attack_tamper (void) { check_conversation_attack (SIM_ATTACK_TAMPER, SMMP_ERROR_FORGED); }
 static void test_attack_outsider (void) { check_conversation_attack (SIM_ATTACK_OUTSIDER, SMMP_ERROR_FORGED); }
 
+
+/* ---- membership (R10) ---------------------------------------------------- */
+
+static SmmpEvent *
+last_event (SimMember *m, SmmpEventType type)
+{
+  for (guint i = m->events->len; i > 0; i--)
+    {
+      SmmpEvent *e = g_ptr_array_index (m->events, i - 1);
+
+      if (e->type == type)
+        return e;
+    }
+  return NULL;
+}
+
+static void
+test_remove_and_add (void)
+{
+  SimRoom *room = sim_room_new (4, 71);
+  const guint three[] = { 1, 2 }, all[] = { 1, 2, 3 };
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  SmmpEvent *change;
+  SimMember *left = sim_room_member (room, 3);
+
+  /* A session of all four, then a re-key without member 3. */
+  sim_room_start_ka (room, 0, NULL);
+  sim_room_run (room);
+  g_assert_true (sim_room_converged (room));
+  g_assert_true (sim_room_start_ka_with (room, 0, three, 2));
+  sim_room_run (room);
+  for (guint i = 0; i < 3; i++)
+    {
+      change = last_event (sim_room_member (room, i), SMMP_EVENT_MEMBERS_CHANGED);
+      g_assert_nonnull (change);
+      g_assert_cmpuint (change->handles->len, ==, 0);
+      g_assert_cmpuint (change->outsiders->len, ==, 1);
+      g_assert_cmpstr (g_ptr_array_index (change->outsiders, 0), ==, left->handle);
+      g_assert_cmpuint (smmp_group_state_get_size (sim_room_member (room, i)->state), ==, 3);
+    }
+  /* What follows is not for the member who left: it cannot read it. */
+  submit (room, submitted, 1, "after 3 left");
+  sim_room_run (room);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpstr (g_ptr_array_index (sim_room_member (room, i)->delivered,
+                                        sim_room_member (room, i)->delivered->len - 1),
+                     ==, "m001: after 3 left");
+  g_assert_cmpuint (left->delivered->len, ==, 0);
+  g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
+                                           SMMP_ERROR_NOT_FOR_SESSION), >, 0);
+
+  /* Member 3 comes back: a re-key with everyone. */
+  g_assert_true (sim_room_start_ka_with (room, 0, all, 3));
+  sim_room_run (room);
+  g_assert_true (sim_room_converged (room));
+  change = last_event (sim_room_member (room, 1), SMMP_EVENT_MEMBERS_CHANGED);
+  g_assert_nonnull (change);
+  g_assert_cmpuint (change->handles->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (change->handles, 0), ==, left->handle);
+  sim_room_free (room);
+}
+
+static void
+test_text_typed_during_rekey_is_kept (void)
+{
+  SimRoom *room = room_up (3, 72);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+  g_assert_true (sim_room_start_ka (room, 1, NULL));
+  for (guint k = 0; k < 6; k++)
+    {
+      g_autofree char *text = g_strdup_printf ("during the re-key %u", k);
+      submit (room, submitted, k % 3, text);
+      sim_room_step (room, 3);
+    }
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  sim_room_free (room);
+}
+
+static void
+test_periodic_rekey_due (void)
+{
+  SimRoom *room = room_up (2, 73);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  SmmpSession *s = sim_room_member (room, 0)->session;
+
+  g_assert_false (smmp_session_rekey_is_due (s, 3, 0, 0));
+  g_assert_true (smmp_session_rekey_is_due (s, 0, 60001, 60000));
+  g_assert_false (smmp_session_rekey_is_due (s, 0, 59999, 60000));
+  for (guint k = 0; k < 3; k++)
+    {
+      g_autofree char *text = g_strdup_printf ("%u", k);
+      submit (room, submitted, 1, text);
+    }
+  sim_room_run (room);
+  g_assert_true (smmp_session_rekey_is_due (s, 3, 0, 0));
+  g_assert_true (sim_room_start_ka (room, 0, NULL));
+  sim_room_run (room);
+  g_assert_false (smmp_session_rekey_is_due (s, 3, 0, 0));
+  sim_room_free (room);
+}
+
 /* ---- hostile frames ---------------------------------------------------- */
 
 typedef struct {
@@ -418,6 +521,9 @@ main (int argc, char **argv)
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
   g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);
+  g_test_add_func ("/session/membership/remove-and-add", test_remove_and_add);
+  g_test_add_func ("/session/membership/typed-during-rekey", test_text_typed_during_rekey_is_kept);
+  g_test_add_func ("/session/membership/periodic-rekey", test_periodic_rekey_due);
   g_test_add_func ("/session/attack/forge", test_attack_forge);
   g_test_add_func ("/session/attack/replay", test_attack_replay);
   g_test_add_func ("/session/attack/tamper", test_attack_tamper);

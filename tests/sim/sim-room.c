@@ -239,6 +239,20 @@ sim_room_start_ka (SimRoom *room, guint initiator, GError **error)
 }
 
 gboolean
+sim_room_start_ka_with (SimRoom *room, guint initiator, const guint *invited, guint n_invited)
+{
+  SimMember *m = &room->members[initiator];
+  g_autoptr (GPtrArray) handles = g_ptr_array_new ();
+  gboolean ok;
+
+  for (guint i = 0; i < n_invited; i++)
+    g_ptr_array_add (handles, room->members[invited[i]].handle);
+  ok = smmp_session_start (m->session, (const char *const *) handles->pdata, handles->len, NULL);
+  drain (room, m);
+  return ok;
+}
+
+gboolean
 sim_room_send (SimRoom *room, guint index, const char *text)
 {
   SimMember *m = &room->members[index];

@@ -83,6 +83,10 @@ gboolean sim_room_restart (SimRoom *room, guint index);
 /* Resync frames posted, and re-keys started, in the whole room. */
 guint sim_room_count_resyncs (SimRoom *room);
 
+/* Member @initiator invites only the @n_invited members listed. */
+gboolean sim_room_start_ka_with (SimRoom *room, guint initiator, const guint *invited,
+                                 guint n_invited);
+
 /* Member @index types @text. */
 gboolean sim_room_send (SimRoom *room, guint index, const char *text);
 
