@@ -899,9 +899,11 @@ derive_and_confirm (SmmpKeyAgreement *ka)
 
   confirm_mac (ka, ka->self, confirm);
   bytes = smmp_frame_encode_confirm (ka->sid, ka->self, confirm, ka->secrets->sign_secret);
-  emit_frame (ka, SMMP_FRAME_CONFIRM, g_bytes_ref (bytes));
-  store_round_frame (ka, ROUND_CONFIRM, ka->self, smmp_frame_decode_bytes (bytes, NULL));
-  g_bytes_unref (bytes);
+  /* Our own CONFIRM counts when the room reflects it, not when sent: then
+   * every member completes at the same place in the room's order (the last
+   * CONFIRM), and all switch to the new session between the same two
+   * messages of the old one (R10: nothing lost, nothing twice). */
+  emit_frame (ka, SMMP_FRAME_CONFIRM, bytes);
 }
 
 static void
@@ -993,7 +995,16 @@ smmp_ka_receive (SmmpKeyAgreement *ka, const char *sender_handle, GBytes *bytes)
       return FALSE;
     }
   if (ka->own[frame->type] != NULL && g_bytes_equal (ka->own[frame->type], bytes))
-    return FALSE; /* our own frame, reflected by the room */
+    {
+      if (frame->type == SMMP_FRAME_CONFIRM && ka->round[ROUND_CONFIRM] != NULL
+          && ka->round[ROUND_CONFIRM][ka->self] == NULL)
+        {
+          store_round_frame (ka, ROUND_CONFIRM, ka->self, g_steal_pointer (&frame));
+          try_advance (ka);
+          return TRUE;
+        }
+      return FALSE; /* our own frame, reflected by the room */
+    }
 
   switch (frame->type)
     {

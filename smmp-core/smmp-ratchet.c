@@ -98,6 +98,11 @@ header_mask (const guint8 *own_secret, const guint8 *peer_public,
   SmmpHash hash;
   gboolean ok = crypto_scalarmult (dh, own_secret, peer_public) == 0;
 
+  /* A low-order point gives zeros, explicitly: every member computes the
+   * same mask from it. */
+  if (!ok)
+    sodium_memzero (dh, sizeof dh);
+
   smmp_hash_init (&hash, "SMMPv1 mask");
   smmp_hash_update (&hash, dh, sizeof dh);
   smmp_hash_update (&hash, digest, SMMP_HASH_BYTES);

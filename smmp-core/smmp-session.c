@@ -26,6 +26,7 @@ struct _SmmpSession {
   SmmpResyncPending *resync; /* our resync, waiting for the room */
   GQueue ahead;             /* of SmmpFrame*: built on states not reached */
   gboolean catching_up;
+  gboolean ahead_overflowed; /* frames were dropped from @ahead */
   gboolean rekey_requested;
   gboolean own_invite_seen; /* our invitation came back from the room */
   gboolean resync_asked;    /* RESYNC_NEEDED reported, no resync sent since */
@@ -101,7 +102,7 @@ flush (SmmpSession *session)
   /* While keys are out of step nothing is sealed: it would be lost. */
   if (session->state == NULL || session->in_flight != NULL
       || session->catching_up || session->state->resync_required
-      || g_queue_is_empty (&session->outgoing))
+      || session->rekey_requested || g_queue_is_empty (&session->outgoing))
     return;
   text = g_queue_pop_head (&session->outgoing);
   session->in_flight = smmp_ratchet_seal (session->state, text, &error);
@@ -231,14 +232,10 @@ receive_invite (SmmpSession *session, const char *sender, GBytes *bytes)
   if (session->ka != NULL && smmp_frame_peek_sid (bytes, sid)
       && memcmp (sid, smmp_ka_get_sid (session->ka), SMMP_SID_BYTES) == 0)
     return smmp_ka_receive (session->ka, sender, bytes);
-  if (ka_open (session) && smmp_ka_get_phase (session->ka) == SMMP_KA_COLLECTING
-      && !session->own_invite_seen)
-    {
-      /* Two members invited at once: the room's order decides, the same for
-       * everyone.  Theirs came first, so ours is dropped. */
-      g_clear_pointer (&session->ka, smmp_ka_free);
-    }
-  if (ka_open (session))
+  /* Two members invited at once: the room's order decides, the same for
+   * everyone.  A valid invitation naming us that came before ours wins. */
+  if (ka_open (session) && !(smmp_ka_get_phase (session->ka) == SMMP_KA_COLLECTING
+                             && !session->own_invite_seen))
     {
       reject (session, sender, SMMP_ERROR_UNEXPECTED,
               "invitation from %s while another key agreement is under way", sender);
@@ -507,6 +504,7 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
     {
       if (g_queue_get_length (&session->ahead) >= SMMP_SESSION_MAX_AHEAD)
         {
+          session->ahead_overflowed = TRUE;
           need_resync (session, "too many frames from states not reached");
           return FALSE;
         }
@@ -653,7 +651,8 @@ smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
     return;
   session->catching_up = FALSE;
   drain_ahead (session);
-  closed = complete && g_queue_is_empty (&session->ahead);
+  closed = complete && g_queue_is_empty (&session->ahead) && !session->ahead_overflowed;
+  session->ahead_overflowed = FALSE;
   for (GList *l = session->ahead.head; l != NULL; l = l->next)
     missed_resync = missed_resync
                     || ((SmmpFrame *) l->data)->generation > session->state->generation;

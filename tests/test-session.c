@@ -414,19 +414,26 @@ test_remove_and_add (void)
 static void
 test_text_typed_during_rekey_is_kept (void)
 {
-  SimRoom *room = room_up (3, 72);
-  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
-
-  g_assert_true (sim_room_start_ka (room, 1, NULL));
-  for (guint k = 0; k < 6; k++)
+  /* Members switch sessions at one place in the room's order (the last
+   * CONFIRM), so a text typed around it is shown once by everyone, in the
+   * old session or the new. */
+  for (guint64 seed = 1; seed <= 40; seed++)
     {
-      g_autofree char *text = g_strdup_printf ("during the re-key %u", k);
-      submit (room, submitted, k % 3, text);
-      sim_room_step (room, 3);
+      guint n = 2 + (guint) (seed % 4);
+      SimRoom *room = room_up (n, 7200 + seed);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+      g_assert_true (sim_room_start_ka (room, (guint) (seed % n), NULL));
+      for (guint k = 0; k < 12; k++)
+        {
+          g_autofree char *text = g_strdup_printf ("during the re-key %u", k);
+          submit (room, submitted, k % n, text);
+          sim_room_step (room, (guint) (seed % 7));
+        }
+      sim_room_run (room);
+      assert_all_delivered (room, submitted);
+      sim_room_free (room);
     }
-  sim_room_run (room);
-  assert_all_delivered (room, submitted);
-  sim_room_free (room);
 }
 
 static void
