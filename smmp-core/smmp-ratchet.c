@@ -305,12 +305,31 @@ out:
   return ok;
 }
 
+/* R3: ECDH(v, H(conv_digest || R_1 || ... || R_N)), the hash taken as an
+ * X25519 public value.  An all-zero result is as good as any other here:
+ * every member computes the same one. */
+static void
+ratchet_dh (const SmmpGroupState *state, guint8 dh[32])
+{
+  guint8 input[SMMP_HASH_BYTES];
+  SmmpHash hash;
+
+  smmp_hash_init (&hash, "SMMPv1 ratchet input");
+  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
+  for (guint i = 0; i < state->n; i++)
+    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
+  smmp_hash_final (&hash, input);
+  if (crypto_scalarmult (dh, state->secrets->v, input) != 0)
+    sodium_memzero (dh, 32);
+  sodium_memzero (input, sizeof input);
+}
+
 void
 smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opened,
                     const SmmpPending *own)
 {
   SmmpStateSecrets *s = state->secrets;
-  guint8 input[SMMP_HASH_BYTES], dh[32];
+  guint8 dh[32];
   SmmpHash hash;
 
   memcpy (state->conv_digest, opened->digest, SMMP_HASH_BYTES);
@@ -318,16 +337,7 @@ smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opene
   if (own != NULL)
     memcpy (s->r, own->ratchet_secret, SMMP_KEY_BYTES);
 
-  /* R3: ECDH(v, H(conv_digest || R_1 || ... || R_N)), the hash taken as an
-   * X25519 public value.  An all-zero result is as good as any other here:
-   * every member computes the same one. */
-  smmp_hash_init (&hash, "SMMPv1 ratchet input");
-  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
-  for (guint i = 0; i < state->n; i++)
-    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
-  smmp_hash_final (&hash, input);
-  if (crypto_scalarmult (dh, s->v, input) != 0)
-    sodium_memzero (dh, sizeof dh);
+  ratchet_dh (state, dh);
 
   /* VIII.6: RK = hash(RK || ECDH(...)), HK = NHK, NHK and mk from RK. */
   smmp_hash_init (&hash, "SMMPv1 root key step");
@@ -339,7 +349,6 @@ smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opene
   smmp_kdf (s->mk, s->rk, "SMMPv1 message key");
   state->epoch++;
   sodium_memzero (dh, sizeof dh);
-  sodium_memzero (input, sizeof input);
 }
 
 /* ---- resynchronisation (paper X.A.1, X.B.1; ruling R9) ----------------- */
@@ -420,7 +429,7 @@ smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_
                            const guint8 ratchet_new[32], const guint8 *own_secret)
 {
   SmmpStateSecrets *s = state->secrets;
-  guint8 input[SMMP_HASH_BYTES], dh[32];
+  guint8 dh[32];
   SmmpHash hash;
 
   /* X.A.1.3: v = hash(v || v_new). */
@@ -441,13 +450,7 @@ smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_
   memset (state->conv_digest, 0, SMMP_HASH_BYTES);
 
   /* X.A.1.4: RK = hash(v || ECDH(v, ...)), the ratchet input of R3. */
-  smmp_hash_init (&hash, "SMMPv1 ratchet input");
-  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
-  for (guint i = 0; i < state->n; i++)
-    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
-  smmp_hash_final (&hash, input);
-  if (crypto_scalarmult (dh, s->v, input) != 0)
-    sodium_memzero (dh, sizeof dh);
+  ratchet_dh (state, dh);
   smmp_hash_init (&hash, "SMMPv1 resync root key");
   smmp_hash_update (&hash, s->v, SMMP_KEY_BYTES);
   smmp_hash_update (&hash, dh, sizeof dh);
@@ -459,5 +462,4 @@ smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_
   state->epoch = 0;
   state->resync_required = FALSE;
   sodium_memzero (dh, sizeof dh);
-  sodium_memzero (input, sizeof input);
 }
