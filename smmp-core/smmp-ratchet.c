@@ -118,6 +118,14 @@ frame_hmac (const SmmpGroupState *state, const guint8 *data, gsize len,
   crypto_auth_hmacsha256 (out, data, len, state->secrets->v);
 }
 
+gboolean
+smmp_text_is_valid (const char *text)
+{
+  gsize len = text != NULL ? strlen (text) : 0;
+
+  return len > 0 && len <= SMMP_MAX_TEXT_BYTES && g_utf8_validate (text, (gssize) len, NULL);
+}
+
 SmmpPending *
 smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error)
 {
@@ -132,8 +140,7 @@ smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error
   GByteArray *w;
   SmmpPending *pending;
 
-  if (text == NULL || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
-      || !g_utf8_validate (text, (gssize) text_len, NULL))
+  if (!smmp_text_is_valid (text))
     {
       g_set_error (error, SMMP_ERROR, SMMP_ERROR_INVALID,
                    "a message must be 1 to %d bytes of UTF-8", SMMP_MAX_TEXT_BYTES);

@@ -40,6 +40,10 @@ typedef struct {
 
 void smmp_opened_clear (SmmpOpened *opened);
 
+/* TRUE iff @text can be sent: 1 to SMMP_MAX_TEXT_BYTES bytes of UTF-8.
+ * One rule for sealing, for the send queue and for reading saved texts. */
+gboolean smmp_text_is_valid (const char *text);
+
 /* The padded size of a text of @len bytes (docs/PROTOCOL.md, padding). */
 gsize smmp_padded_size (gsize len);
 

@@ -607,9 +607,7 @@ smmp_session_expire (SmmpSession *session)
 gboolean
 smmp_session_send (SmmpSession *session, const char *text, GError **error)
 {
-  gsize len = text != NULL ? strlen (text) : 0;
-
-  if (len == 0 || len > SMMP_MAX_TEXT_BYTES || !g_utf8_validate (text, (gssize) len, NULL))
+  if (!smmp_text_is_valid (text))
     {
       g_set_error (error, SMMP_ERROR, SMMP_ERROR_INVALID,
                    "a message must be 1 to %d bytes of UTF-8", SMMP_MAX_TEXT_BYTES);
@@ -802,7 +800,7 @@ smmp_session_to_json (const SmmpSession *session)
 }
 
 static SmmpPending *
-read_in_flight (JsonObject *o, const SmmpGroupState *state, GError **error)
+read_in_flight (JsonObject *o, GError **error)
 {
   SmmpPending *p = g_new0 (SmmpPending, 1);
   const char *text = smmp_json_get_string (o, "text");
@@ -812,8 +810,7 @@ read_in_flight (JsonObject *o, const SmmpGroupState *state, GError **error)
   p->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
   if (p->ratchet_secret == NULL)
     g_error ("smmp: out of guarded memory");
-  if (text == NULL || !g_utf8_validate (text, -1, NULL) || strlen (text) == 0
-      || strlen (text) > SMMP_MAX_TEXT_BYTES
+  if (!smmp_text_is_valid (text)
       || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
       || !smmp_json_get_int (o, "epoch", 0, G_MAXUINT32, &epoch, error)
       || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
@@ -834,7 +831,6 @@ read_in_flight (JsonObject *o, const SmmpGroupState *state, GError **error)
   p->generation = (guint32) generation;
   p->epoch = (guint32) epoch;
   p->frame = g_bytes_new_take (frame, (gsize) len);
-  (void) state;
   return p;
 }
 
@@ -887,8 +883,7 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
                          && json_node_get_value_type (item) == G_TYPE_STRING
                          ? json_node_get_string (item) : NULL;
 
-      if (text == NULL || *text == '\0' || strlen (text) > SMMP_MAX_TEXT_BYTES
-          || !g_utf8_validate (text, -1, NULL))
+      if (!smmp_text_is_valid (text))
         {
           g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "a queued text is unusable");
           goto fail;
@@ -899,8 +894,7 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
   if (node != NULL)
     {
       if (session->state == NULL || !JSON_NODE_HOLDS_OBJECT (node)
-          || (session->in_flight = read_in_flight (json_node_get_object (node),
-                                                   session->state, error)) == NULL)
+          || (session->in_flight = read_in_flight (json_node_get_object (node), error)) == NULL)
         {
           if (error != NULL && *error == NULL)
             g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
