@@ -45,6 +45,7 @@ smmp_event_type_name (SmmpEventType type)
     case SMMP_EVENT_RESYNCED: return "resynced";
     case SMMP_EVENT_REKEY_NEEDED: return "rekey-needed";
     case SMMP_EVENT_MEMBERS_CHANGED: return "members-changed";
+    case SMMP_EVENT_PRIVATE_MESSAGE: return "private-message";
     }
   return "unknown";
 }

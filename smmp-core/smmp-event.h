@@ -49,6 +49,8 @@ typedef enum {
   /* A new session replaced the old one (R10): @handles joined it and
    * @outsiders were members of the old one and are not in the new. */
   SMMP_EVENT_MEMBERS_CHANGED,
+  /* A one-on-one message to this member alone (R11): @handle sent @text. */
+  SMMP_EVENT_PRIVATE_MESSAGE,
 } SmmpEventType;
 
 typedef struct {
@@ -58,7 +60,7 @@ typedef struct {
   char *handle;         /* FRAME_REJECTED: the sender; otherwise NULL */
   GPtrArray *handles;   /* of char*; never NULL, may be empty */
   GPtrArray *outsiders; /* of char*; never NULL, may be empty */
-  char *text;           /* MESSAGE: the text, UTF-8; otherwise NULL */
+  char *text;           /* MESSAGE, PRIVATE_MESSAGE: the text, UTF-8; otherwise NULL */
   guint32 generation;   /* MESSAGE: the state's generation and epoch */
   guint32 epoch;
 } SmmpEvent;

@@ -1,6 +1,7 @@
 /* smmp-frame.c: encoding and strict decoding of SMMP frames. */
 #include "smmp-frame.h"
 #include "smmp-bd.h"
+#include "smmp-bytes.h"
 #include "smmp-error.h"
 
 #include <sodium.h>
@@ -129,11 +130,6 @@ decode_roster (SmmpFrame *f, Reader *r, GError **error)
   return take_handle_list (r, f->handles, n_out, f->type, error);
 }
 
-static guint32
-read_be32 (const guint8 *p)
-{
-  return ((guint32) p[0] << 24) | ((guint32) p[1] << 16) | ((guint32) p[2] << 8) | p[3];
-}
 
 /* Sender, member count, generation, epoch and nonce: DATA and RESYNC. */
 static gboolean
@@ -147,8 +143,8 @@ decode_numbers (SmmpFrame *f, Reader *r, GError **error)
     return malformed (error, "truncated", f->type);
   if (f->n_members < 2 || f->n_members > SMMP_MAX_MEMBERS || f->sender >= f->n_members)
     return malformed (error, "member count or sender out of range", f->type);
-  f->generation = read_be32 (numbers);
-  f->epoch = read_be32 (numbers + 4);
+  f->generation = smmp_read_be32 (numbers);
+  f->epoch = smmp_read_be32 (numbers + 4);
   return TRUE;
 }
 
@@ -168,6 +164,28 @@ decode_data (SmmpFrame *f, Reader *r, GError **error)
   f->body_ct = take (r, f->body_ct_len);
   f->hmac_offset = (gsize) (r->p - start);
   f->hmac = take (r, SMMP_MAC_BYTES);
+  return TRUE;
+}
+
+static gboolean
+decode_private (SmmpFrame *f, Reader *r, GError **error)
+{
+  const guint8 *numbers;
+
+  if (!take_u8 (r, &f->sender) || !take_u8 (r, &f->recipient)
+      || (f->ratchet_key = take (r, SMMP_KEY_PUBLIC_BYTES)) == NULL
+      || (numbers = take (r, 8)) == NULL
+      || (f->body_nonce = take (r, SMMP_NONCE_BYTES)) == NULL)
+    return malformed (error, "truncated", f->type);
+  if (f->sender >= SMMP_MAX_MEMBERS || f->recipient >= SMMP_MAX_MEMBERS
+      || f->sender == f->recipient)
+    return malformed (error, "sender or recipient out of range", f->type);
+  f->previous_count = smmp_read_be32 (numbers);
+  f->message_number = smmp_read_be32 (numbers + 4);
+  if (r->left < SMMP_AEAD_TAG_BYTES)
+    return malformed (error, "truncated", f->type);
+  f->body_ct_len = r->left;
+  f->body_ct = take (r, r->left);
   return TRUE;
 }
 
@@ -232,6 +250,9 @@ decode_body (SmmpFrame *f, Reader *r, GError **error)
       if ((f->resync_ct = take (r, SMMP_RESYNC_CT_BYTES)) == NULL)
         return malformed (error, "truncated", f->type);
       return TRUE;
+
+    case SMMP_FRAME_PRIVATE:
+      return decode_private (f, r, error);
     }
   g_assert_not_reached ();
 }
@@ -240,7 +261,7 @@ static gboolean
 type_is_known (guint type)
 {
   return (type >= SMMP_FRAME_INVITE && type <= SMMP_FRAME_ABORT)
-         || type == SMMP_FRAME_DATA || type == SMMP_FRAME_RESYNC;
+         || (type >= SMMP_FRAME_DATA && type <= SMMP_FRAME_PRIVATE);
 }
 
 SmmpFrame *
@@ -372,6 +393,7 @@ smmp_frame_type_name (SmmpFrameType type)
     case SMMP_FRAME_ABORT: return "abort";
     case SMMP_FRAME_DATA: return "data";
     case SMMP_FRAME_RESYNC: return "resync";
+    case SMMP_FRAME_PRIVATE: return "private";
     }
   return "unknown";
 }

@@ -34,12 +34,17 @@ typedef enum {
   SMMP_FRAME_ABORT = 0x07,   /* a member refuses the session, with the reason */
   SMMP_FRAME_DATA = 0x10,    /* a message to the whole group (paper VII; R3-R6) */
   SMMP_FRAME_RESYNC = 0x11,  /* a fresh v and R for everyone (paper X.B.1; R9) */
+  SMMP_FRAME_PRIVATE = 0x12, /* a one-on-one message inside the session (IX; R11) */
 } SmmpFrameType;
 
 #define SMMP_NONCE_BYTES 24
 #define SMMP_AEAD_TAG_BYTES 16
 /* DATA: header, sender, member count, generation and epoch, header nonce. */
 #define SMMP_DATA_PREFIX_BYTES (SMMP_FRAME_HEADER_BYTES + 1 + 1 + 4 + 4 + SMMP_NONCE_BYTES)
+/* PRIVATE: header, sender, recipient, ratchet key, previous chain length,
+ * message number, nonce: the AEAD's associated data. */
+#define SMMP_PRIVATE_PREFIX_BYTES \
+  (SMMP_FRAME_HEADER_BYTES + 1 + 1 + SMMP_KEY_PUBLIC_BYTES + 4 + 4 + SMMP_NONCE_BYTES)
 
 typedef struct {
   char *handle;                /* owned, NUL-terminated UTF-8 */
@@ -67,7 +72,7 @@ typedef struct {
   SmmpRosterEntry *entries;
   guint n_entries;
 
-  /* ANSWER */
+  /* ANSWER; PRIVATE: ratchet_key is the sender's one-on-one ratchet key */
   const guint8 *identity_key;
   const guint8 *ratchet_key;
   const guint8 *signing_key;
@@ -100,6 +105,14 @@ typedef struct {
   /* RESYNC: sender, n_members, generation, epoch and header_nonce as DATA;
    * then AEAD under v of v_new || R_new. */
   const guint8 *resync_ct;  /* SMMP_RESYNC_CT_BYTES */
+
+  /* PRIVATE: sender (above) to @recipient; the message is number
+   * @message_number of the chain of @ratchet_key, and the sender's
+   * previous chain had @previous_count messages.  body_nonce and body_ct
+   * (as DATA) hold the AEAD of the padded text. */
+  guint recipient;
+  guint32 previous_count;
+  guint32 message_number;
 } SmmpFrame;
 
 #define SMMP_RESYNC_CT_BYTES (2 * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES)

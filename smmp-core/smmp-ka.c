@@ -883,6 +883,7 @@ derive_and_confirm (SmmpKeyAgreement *ka)
   state->self = ka->self;
   memcpy (state->secrets->r, ka->secrets->r, SMMP_KEY_BYTES);
   memcpy (state->secrets->r_init, ka->secrets->r, SMMP_KEY_BYTES);
+  memcpy (state->secrets->r_agreed, ka->secrets->r, SMMP_KEY_BYTES);
   memcpy (state->secrets->sign_secret, ka->secrets->sign_secret, SMMP_SIGN_SECRET_BYTES);
   for (guint i = 0; i < ka->n; i++)
     {
@@ -894,6 +895,7 @@ derive_and_confirm (SmmpKeyAgreement *ka)
       memcpy (m->signing_key, e->signing_key, SMMP_KEY_PUBLIC_BYTES);
       memcpy (m->ratchet_key, e->ratchet_key, SMMP_KEY_PUBLIC_BYTES);
       memcpy (m->ratchet_key_init, e->ratchet_key, SMMP_KEY_PUBLIC_BYTES);
+      memcpy (m->ratchet_key_agreed, e->ratchet_key, SMMP_KEY_PUBLIC_BYTES);
     }
   ka->state = state;
 
@@ -1025,6 +1027,7 @@ smmp_ka_receive (SmmpKeyAgreement *ka, const char *sender_handle, GBytes *bytes)
       return handle_round_frame (ka, sender, frame);
     case SMMP_FRAME_DATA:
     case SMMP_FRAME_RESYNC:
+    case SMMP_FRAME_PRIVATE:
       break;
     }
   return FALSE;

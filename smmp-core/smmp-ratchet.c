@@ -1,5 +1,6 @@
 /* smmp-ratchet.c: sealing, opening and applying group messages. */
 #include "smmp-ratchet.h"
+#include "smmp-bytes.h"
 #include "smmp-error.h"
 #include "smmp-kdf.h"
 #include "smmp-state-private.h"
@@ -47,13 +48,38 @@ smmp_padded_size (gsize len)
   return (need + PAD_STEP_MAX - 1) / PAD_STEP_MAX * PAD_STEP_MAX;
 }
 
-static void
-put_be32 (guint8 *p, guint32 v)
+
+/* The padded text lives for one call: ordinary memory, wiped after use
+ * (a guarded allocation per message costs as much as an X25519). */
+guint8 *
+smmp_pad_text (const char *text, gsize *padded_len)
 {
-  p[0] = (guint8) (v >> 24);
-  p[1] = (guint8) (v >> 16);
-  p[2] = (guint8) (v >> 8);
-  p[3] = (guint8) v;
+  const gsize text_len = strlen (text);
+  guint8 *plain;
+
+  *padded_len = smmp_padded_size (text_len);
+  plain = g_malloc0 (*padded_len);
+  smmp_put_be32 (plain, (guint32) text_len);
+  memcpy (plain + 4, text, text_len);
+  return plain;
+}
+
+char *
+smmp_unpad_text (const guint8 *plain, gsize len, GError **error)
+{
+  const guint32 text_len = len >= 4 ? smmp_read_be32 (plain) : G_MAXUINT32;
+
+  if (len < 4 || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
+      || len != smmp_padded_size (text_len)
+      || !sodium_is_zero (plain + 4 + text_len, len - 4 - text_len)
+      || !g_utf8_validate ((const char *) plain + 4, text_len, NULL)
+      || memchr (plain + 4, 0, text_len) != NULL)
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
+                           "the message's padding or text is malformed");
+      return NULL;
+    }
+  return g_strndup ((const char *) plain + 4, text_len);
 }
 
 static void
@@ -64,8 +90,8 @@ numbers_prefix (const SmmpGroupState *state, SmmpFrameType type, guint8 *prefix)
   memcpy (prefix + 2, state->sid, SMMP_SID_BYTES);
   prefix[18] = (guint8) state->self;
   prefix[19] = (guint8) state->n;
-  put_be32 (prefix + 20, state->generation);
-  put_be32 (prefix + 24, state->epoch);
+  smmp_put_be32 (prefix + 20, state->generation);
+  smmp_put_be32 (prefix + 24, state->epoch);
   randombytes_buf (prefix + 28, SMMP_NONCE_BYTES);
 }
 
@@ -80,8 +106,8 @@ next_digest (const SmmpGroupState *state, guint sender, guint32 generation,
 
   crypto_hash_sha256 (text_hash, (const guint8 *) text, strlen (text));
   numbers[0] = (guint8) sender;
-  put_be32 (numbers + 1, generation);
-  put_be32 (numbers + 5, epoch);
+  smmp_put_be32 (numbers + 1, generation);
+  smmp_put_be32 (numbers + 5, epoch);
   smmp_hash_init (&hash, "SMMPv1 digest");
   smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
   smmp_hash_update (&hash, numbers, sizeof numbers);
@@ -129,7 +155,6 @@ smmp_text_is_valid (const char *text)
 SmmpPending *
 smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error)
 {
-  const gsize text_len = text != NULL ? strlen (text) : 0;
   const guint n = state->n, self = state->self;
   guint8 prefix[SMMP_DATA_PREFIX_BYTES];
   guint8 digest[SMMP_HASH_BYTES], mac[SMMP_MAC_BYTES], sig[SMMP_SIGNATURE_BYTES];
@@ -188,13 +213,8 @@ smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error
   randombytes_buf (body_nonce, sizeof body_nonce);
   g_byte_array_append (w, body_nonce, sizeof body_nonce);
 
-  /* The body once for everyone, padded: u32 length, text, zeros. */
-  /* The padded text lives for one call: ordinary memory, wiped after use
-   * (a guarded allocation per message costs as much as an X25519). */
-  plain_len = smmp_padded_size (text_len);
-  plain = g_malloc0 (plain_len);
-  put_be32 (plain, (guint32) text_len);
-  memcpy (plain + 4, text, text_len);
+  /* The body once for everyone, padded. */
+  plain = smmp_pad_text (text, &plain_len);
   body_ct = g_malloc (plain_len + SMMP_AEAD_TAG_BYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt (body_ct, NULL, plain, plain_len,
                                               w->data, w->len, NULL, body_nonce,
@@ -233,7 +253,6 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
   g_autofree guint8 *slots = NULL;
   guint8 *plain = NULL;
   gsize slots_len, plain_len;
-  guint32 text_len;
   gboolean ok = FALSE;
 
   memset (out, 0, sizeof *out);
@@ -275,20 +294,8 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
       undecryptable (error, "body");
       goto out;
     }
-  text_len = plain_len >= 4 ? ((guint32) plain[0] << 24) | ((guint32) plain[1] << 16)
-                              | ((guint32) plain[2] << 8) | plain[3]
-                            : G_MAXUINT32;
-  if (plain_len < 4 || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
-      || plain_len != smmp_padded_size (text_len)
-      || !sodium_is_zero (plain + 4 + text_len, plain_len - 4 - text_len)
-      || !g_utf8_validate ((const char *) plain + 4, text_len, NULL)
-      || memchr (plain + 4, 0, text_len) != NULL)
-    {
-      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
-                           "the message's padding or text is malformed");
-      goto out;
-    }
-  out->text = g_strndup ((const char *) plain + 4, text_len);
+  if ((out->text = smmp_unpad_text (plain, plain_len, error)) == NULL)
+    goto out;
 
   /* VIII.4-5: the digest, then our slot unmasked with ECDH(r_i, R_s). */
   next_digest (state, s, frame->generation, frame->epoch, out->text, out->digest);

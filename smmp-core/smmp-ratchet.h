@@ -47,6 +47,15 @@ gboolean smmp_text_is_valid (const char *text);
 /* The padded size of a text of @len bytes (docs/PROTOCOL.md, padding). */
 gsize smmp_padded_size (gsize len);
 
+/* The padded plaintext of a valid @text: its length as u32, the text,
+ * zeros up to smmp_padded_size().  Ordinary memory that lives for one call:
+ * the caller wipes it (sodium_memzero) before g_free(). */
+guint8 *smmp_pad_text (const char *text, gsize *padded_len);
+
+/* The text inside a decrypted padded plaintext, checked: length, zero
+ * padding, UTF-8 without NUL.  NULL with @error (SMMP_ERROR_MALFORMED). */
+char *smmp_unpad_text (const guint8 *plain, gsize len, GError **error);
+
 /* Seals @text (UTF-8, at most SMMP_MAX_TEXT_BYTES) for the whole group on
  * @state.  NULL with @error set (SMMP_ERROR_INVALID) for an unusable text. */
 SmmpPending *smmp_ratchet_seal (const SmmpGroupState *state, const char *text,

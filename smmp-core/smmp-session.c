@@ -3,6 +3,7 @@
 #include "smmp-session.h"
 #include "smmp-frame.h"
 #include "smmp-json.h"
+#include "smmp-pair.h"
 #include "smmp-ratchet.h"
 #include "smmp-state-private.h"
 
@@ -37,7 +38,36 @@ struct _SmmpSession {
   guint retries;
   GQueue frames;            /* of GBytes* */
   GQueue events;            /* of SmmpEvent* */
+  /* One-on-one (R11): a ratchet per peer of the confirmed session, made
+   * when first used (state->n entries, NULL until then), and the frames
+   * for single members waiting to be popped. */
+  SmmpPair **pairs;
+  GQueue private_frames;    /* of PrivateFrame* */
 };
+
+typedef struct {
+  char *to;
+  GBytes *frame;
+} PrivateFrame;
+
+static void
+private_frame_free (PrivateFrame *p)
+{
+  g_free (p->to);
+  g_bytes_unref (p->frame);
+  g_free (p);
+}
+
+/* Forgets every one-on-one ratchet: they belong to the confirmed session. */
+static void
+clear_pairs (SmmpSession *session, guint n)
+{
+  if (session->pairs == NULL)
+    return;
+  for (guint i = 0; i < n; i++)
+    smmp_pair_free (session->pairs[i]);
+  g_clear_pointer (&session->pairs, g_free);
+}
 
 SmmpSession *
 smmp_session_new (const SmmpIdentity *identity, const char *self_handle)
@@ -50,6 +80,7 @@ smmp_session_new (const SmmpIdentity *identity, const char *self_handle)
   g_queue_init (&session->ahead);
   g_queue_init (&session->frames);
   g_queue_init (&session->events);
+  g_queue_init (&session->private_frames);
   return session;
 }
 
@@ -66,6 +97,8 @@ smmp_session_free (SmmpSession *session)
   if (session == NULL)
     return;
   smmp_ka_free (session->ka);
+  if (session->state != NULL)
+    clear_pairs (session, session->state->n);
   smmp_group_state_free (session->state);
   smmp_pending_free (session->in_flight);
   smmp_resync_pending_free (session->resync);
@@ -73,6 +106,7 @@ smmp_session_free (SmmpSession *session)
   g_queue_clear_full (&session->outgoing, free_text);
   g_queue_clear_full (&session->frames, (GDestroyNotify) g_bytes_unref);
   g_queue_clear_full (&session->events, (GDestroyNotify) smmp_event_free);
+  g_queue_clear_full (&session->private_frames, (GDestroyNotify) private_frame_free);
   g_free (session->self_handle);
   g_free (session);
 }
@@ -166,6 +200,8 @@ drain_ka (SmmpSession *session)
         {
           SmmpGroupState *old = session->state;
 
+          if (old != NULL)
+            clear_pairs (session, old->n);
           session->state = smmp_ka_take_state (session->ka);
           session->applied = 0;
           if (old != NULL)
@@ -580,6 +616,12 @@ smmp_session_receive (SmmpSession *session, const char *sender_handle, GBytes *f
 
   if (len >= 2 && (data[1] == SMMP_FRAME_DATA || data[1] == SMMP_FRAME_RESYNC))
     return receive_conversation (session, sender, frame, TRUE);
+  if (len >= 2 && data[1] == SMMP_FRAME_PRIVATE)
+    {
+      reject (session, sender, SMMP_ERROR_UNEXPECTED,
+              "one-on-one frame from %s was sent to the whole room", sender);
+      return FALSE;
+    }
   if (len >= 2 && data[1] == SMMP_FRAME_INVITE)
     changed = receive_invite (session, sender, frame);
   else if (session->ka != NULL)
@@ -707,6 +749,130 @@ smmp_session_resync_due (SmmpSession *session)
   g_queue_push_tail (&session->frames, g_bytes_ref (session->resync->frame));
 }
 
+/* ---- one-on-one (R11) ---------------------------------------------------- */
+
+static gint
+member_by_handle (const SmmpGroupState *state, const char *handle)
+{
+  for (guint i = 0; i < state->n; i++)
+    if (strcmp (state->members[i].handle, handle) == 0)
+      return (gint) i;
+  return -1;
+}
+
+static SmmpPair *
+get_pair (SmmpSession *session, guint peer)
+{
+  if (session->pairs == NULL)
+    session->pairs = g_new0 (SmmpPair *, session->state->n);
+  if (session->pairs[peer] == NULL)
+    session->pairs[peer] = smmp_pair_new (session->state, peer);
+  return session->pairs[peer];
+}
+
+gboolean
+smmp_session_send_private (SmmpSession *session, const char *to_handle, const char *text,
+                           GError **error)
+{
+  PrivateFrame *out;
+  GBytes *frame;
+  gint peer;
+
+  if (session->state == NULL)
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_NO_SESSION,
+                           "no session yet: one-on-one messages need one");
+      return FALSE;
+    }
+  peer = to_handle != NULL ? member_by_handle (session->state, to_handle) : -1;
+  if (peer < 0 || (guint) peer == session->state->self)
+    {
+      g_set_error (error, SMMP_ERROR, SMMP_ERROR_INVALID,
+                   "%s is not another member of this session",
+                   to_handle != NULL ? to_handle : "(nobody)");
+      return FALSE;
+    }
+  frame = smmp_pair_seal (get_pair (session, (guint) peer), session->state, text, error);
+  if (frame == NULL)
+    return FALSE;
+  out = g_new0 (PrivateFrame, 1);
+  out->to = g_strdup (to_handle);
+  out->frame = frame;
+  g_queue_push_tail (&session->private_frames, out);
+  return TRUE;
+}
+
+GBytes *
+smmp_session_pop_private_frame (SmmpSession *session, char **to_handle)
+{
+  PrivateFrame *p = g_queue_pop_head (&session->private_frames);
+  GBytes *frame;
+
+  if (p == NULL)
+    return NULL;
+  frame = g_steal_pointer (&p->frame);
+  if (to_handle != NULL)
+    *to_handle = g_steal_pointer (&p->to);
+  private_frame_free (p);
+  return frame;
+}
+
+gboolean
+smmp_session_receive_private (SmmpSession *session, const char *sender_handle,
+                              GBytes *bytes)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmmpFrame) frame = NULL;
+  const char *sender = sender_handle != NULL ? sender_handle : "(unknown)";
+  const SmmpGroupState *state = session->state;
+  SmmpEvent *event;
+  char *text;
+
+  if (state == NULL)
+    {
+      reject (session, sender, SMMP_ERROR_NO_SESSION,
+              "one-on-one message from %s, but this member has no session", sender);
+      return FALSE;
+    }
+  frame = smmp_frame_decode_bytes (bytes, &error);
+  if (frame == NULL)
+    {
+      reject (session, sender, error->code, "one-on-one frame from %s refused: %s", sender,
+              error->message);
+      return FALSE;
+    }
+  if (frame->type != SMMP_FRAME_PRIVATE)
+    reject (session, sender, SMMP_ERROR_UNEXPECTED,
+            "%s frame from %s came as a one-on-one message",
+            smmp_frame_type_name (frame->type), sender);
+  else if (memcmp (frame->sid, state->sid, SMMP_SID_BYTES) != 0)
+    reject (session, sender, SMMP_ERROR_NOT_FOR_SESSION,
+            "one-on-one message from %s belongs to another session", sender);
+  else if (frame->sender >= state->n || frame->recipient != state->self)
+    reject (session, sender, SMMP_ERROR_NOT_FOR_SESSION,
+            "one-on-one message from %s is addressed to another member", sender);
+  else if (!smmp_frame_verify (frame, state->members[frame->sender].signing_key))
+    reject (session, sender, SMMP_ERROR_FORGED,
+            "one-on-one message said to be from %s is not signed by %s's session key",
+            state->members[frame->sender].handle, state->members[frame->sender].handle);
+  else if ((text = smmp_pair_open (get_pair (session, frame->sender), state, frame,
+                                   &error)) == NULL)
+    reject (session, sender, error->code, "one-on-one message from %s refused: %s",
+            state->members[frame->sender].handle, error->message);
+  else
+    {
+      event = smmp_event_new (SMMP_EVENT_PRIVATE_MESSAGE, 0,
+                              state->members[frame->sender].handle,
+                              "a one-on-one message");
+      event->text = text;
+      event->generation = state->generation;
+      event->epoch = state->epoch;
+      g_queue_push_tail (&session->events, event);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 GBytes *
 smmp_session_pop_frame (SmmpSession *session)
 {
@@ -772,6 +938,19 @@ smmp_session_to_json (const SmmpSession *session)
       smmp_group_state_build (session->state, b);
       json_builder_end_object (b);
     }
+  if (session->pairs != NULL)
+    {
+      json_builder_set_member_name (b, "pairs");
+      json_builder_begin_array (b);
+      for (guint i = 0; i < session->state->n; i++)
+        if (session->pairs[i] != NULL)
+          {
+            json_builder_begin_object (b);
+            smmp_pair_build (session->pairs[i], b);
+            json_builder_end_object (b);
+          }
+      json_builder_end_array (b);
+    }
   json_builder_set_member_name (b, "queued");
   json_builder_begin_array (b);
   for (GList *l = session->outgoing.head; l != NULL; l = l->next)
@@ -834,6 +1013,45 @@ read_in_flight (JsonObject *o, GError **error)
   return p;
 }
 
+static gboolean
+read_pairs (SmmpSession *session, JsonNode *node, GError **error)
+{
+  JsonArray *array;
+
+  if (session->state == NULL || !JSON_NODE_HOLDS_ARRAY (node))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                           "one-on-one ratchets without a session");
+      return FALSE;
+    }
+  array = json_node_get_array (node);
+  session->pairs = g_new0 (SmmpPair *, session->state->n);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      SmmpPair *pair;
+
+      if (!JSON_NODE_HOLDS_OBJECT (item))
+        {
+          g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                               "a one-on-one ratchet is not an object");
+          return FALSE;
+        }
+      pair = smmp_pair_read (json_node_get_object (item), session->state, error);
+      if (pair == NULL)
+        return FALSE;
+      if (session->pairs[smmp_pair_get_peer (pair)] != NULL)
+        {
+          smmp_pair_free (pair);
+          g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                               "two one-on-one ratchets with the same member");
+          return FALSE;
+        }
+      session->pairs[smmp_pair_get_peer (pair)] = pair;
+    }
+  return TRUE;
+}
+
 SmmpSession *
 smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
                       const char *json, GError **error)
@@ -870,6 +1088,9 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
           goto fail;
         }
     }
+  node = json_object_get_member (o, "pairs");
+  if (node != NULL && !read_pairs (session, node, error))
+    goto fail;
   node = json_object_get_member (o, "queued");
   if (node == NULL || !JSON_NODE_HOLDS_ARRAY (node))
     {

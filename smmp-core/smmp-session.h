@@ -82,8 +82,8 @@ gboolean smmp_session_has_in_flight (const SmmpSession *session);
  * else's came first), broadcast one (X.B.1.6-8). */
 void smmp_session_resync_due (SmmpSession *session);
 
-/* The session as JSON (ruling R13): the confirmed state, texts not yet
- * sent and the frame in flight.  A key agreement under way is not kept (a
+/* The session as JSON (ruling R13): the confirmed state, its one-on-one
+ * ratchets, texts not yet sent and the frame in flight.  A key agreement under way is not kept (a
  * restart in the middle of one makes it fail; a re-key follows).  Secrets
  * and queued plaintext are inside: wipe the text, store it with mode 0600 by
  * atomic replace, after every accepted frame. */
@@ -96,6 +96,26 @@ char *smmp_session_to_json (const SmmpSession *session);
  * a caller that cannot restore starts a new key agreement instead. */
 SmmpSession *smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
                                    const char *json, GError **error);
+
+/* One-on-one inside the session (paper IX; R11).  Seals @text for the
+ * member @to_handle of the confirmed session at once (it does not wait for
+ * the room's order); pop the frame with smmp_session_pop_private_frame()
+ * and deliver it to that member alone.  FALSE with @error when there is
+ * no session (SMMP_ERROR_NO_SESSION) or @to_handle is not another member
+ * or the text is unusable (SMMP_ERROR_INVALID).  The sender gets no event
+ * for its own one-on-one message. */
+gboolean smmp_session_send_private (SmmpSession *session, const char *to_handle,
+                                    const char *text, GError **error);
+
+/* The next one-on-one frame to deliver, or NULL.  @to_handle (optional)
+ * gets the recipient's handle; free it with g_free(). */
+GBytes *smmp_session_pop_private_frame (SmmpSession *session, char **to_handle);
+
+/* Feeds a one-on-one frame that @sender_handle sent to this member alone.
+ * A message opens as SMMP_EVENT_PRIVATE_MESSAGE; anything else is a
+ * SMMP_EVENT_FRAME_REJECTED.  Returns TRUE if the session changed (save it). */
+gboolean smmp_session_receive_private (SmmpSession *session, const char *sender_handle,
+                                       GBytes *frame);
 
 GBytes *smmp_session_pop_frame (SmmpSession *session);
 SmmpEvent *smmp_session_pop_event (SmmpSession *session);

@@ -17,6 +17,9 @@ typedef struct {
   guint8 v[SMMP_KEY_BYTES];
   guint8 r[SMMP_KEY_BYTES];       /* own private ratchet key r_j */
   guint8 r_init[SMMP_KEY_BYTES];  /* r_j^init */
+  /* r_j as agreed at key agreement: unlike r_j^init, a resync never
+   * replaces it.  The seed of one-on-one ratchets (R11). */
+  guint8 r_agreed[SMMP_KEY_BYTES];
   guint8 sign_secret[SMMP_SIGN_SECRET_BYTES];
 } SmmpStateSecrets;
 
@@ -26,6 +29,7 @@ typedef struct {
   guint8 signing_key[SMMP_KEY_PUBLIC_BYTES];
   guint8 ratchet_key[SMMP_KEY_PUBLIC_BYTES];      /* R_i */
   guint8 ratchet_key_init[SMMP_KEY_PUBLIC_BYTES]; /* R_i^init */
+  guint8 ratchet_key_agreed[SMMP_KEY_PUBLIC_BYTES]; /* R_i at key agreement */
 } SmmpMember;
 
 struct _SmmpGroupState {

@@ -161,6 +161,8 @@ smmp_group_state_build (const SmmpGroupState *state, JsonBuilder *b)
       smmp_json_add_bytes (b, "ratchet_key", m->ratchet_key, sizeof m->ratchet_key);
       smmp_json_add_bytes (b, "ratchet_key_init", m->ratchet_key_init,
                            sizeof m->ratchet_key_init);
+      smmp_json_add_bytes (b, "ratchet_key_agreed", m->ratchet_key_agreed,
+                           sizeof m->ratchet_key_agreed);
       json_builder_end_object (b);
     }
   json_builder_end_array (b);
@@ -171,6 +173,7 @@ smmp_group_state_build (const SmmpGroupState *state, JsonBuilder *b)
   smmp_json_add_bytes (b, "v", s->v, sizeof s->v);
   smmp_json_add_bytes (b, "r", s->r, sizeof s->r);
   smmp_json_add_bytes (b, "r_init", s->r_init, sizeof s->r_init);
+  smmp_json_add_bytes (b, "r_agreed", s->r_agreed, sizeof s->r_agreed);
   smmp_json_add_bytes (b, "sign_secret", s->sign_secret, sizeof s->sign_secret);
 }
 
@@ -208,7 +211,9 @@ read_member (JsonNode *node, SmmpMember *m, GError **error)
          && smmp_json_get_bytes (o, "signing_key", m->signing_key, sizeof m->signing_key, error)
          && smmp_json_get_bytes (o, "ratchet_key", m->ratchet_key, sizeof m->ratchet_key, error)
          && smmp_json_get_bytes (o, "ratchet_key_init", m->ratchet_key_init,
-                                 sizeof m->ratchet_key_init, error);
+                                 sizeof m->ratchet_key_init, error)
+         && smmp_json_get_bytes (o, "ratchet_key_agreed", m->ratchet_key_agreed,
+                                 sizeof m->ratchet_key_agreed, error);
 }
 
 SmmpGroupState *
@@ -257,6 +262,7 @@ smmp_group_state_read (JsonObject *o, GError **error)
       || !smmp_json_get_bytes (o, "v", state->secrets->v, SMMP_KEY_BYTES, error)
       || !smmp_json_get_bytes (o, "r", state->secrets->r, SMMP_KEY_BYTES, error)
       || !smmp_json_get_bytes (o, "r_init", state->secrets->r_init, SMMP_KEY_BYTES, error)
+      || !smmp_json_get_bytes (o, "r_agreed", state->secrets->r_agreed, SMMP_KEY_BYTES, error)
       || !smmp_json_get_bytes (o, "sign_secret", state->secrets->sign_secret,
                                SMMP_SIGN_SECRET_BYTES, error))
     goto fail;

@@ -11,6 +11,7 @@
 #include "smmp-init.h"
 #include "smmp-ka.h"
 #include "smmp-kdf.h"
+#include "smmp-pair.h"
 #include "smmp-ratchet.h"
 #include "smmp-session.h"
 #include "smmp-state.h"

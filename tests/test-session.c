@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static SimRoom *
-room_up (guint n, guint64 seed)
-{
-  SimRoom *room = sim_room_new (n, seed);
-
-  g_assert_true (sim_room_start_ka (room, 0, NULL));
-  sim_room_run (room);
-  g_assert_true (sim_room_converged (room));
-  return room;
-}
-
 /* Every honest member shows every submitted text exactly once, all in the
  * same order, and ends in the same state. */
 static void
@@ -55,7 +44,7 @@ submit (SimRoom *room, GPtrArray *submitted, guint who, const char *text)
 static void
 test_one_message (void)
 {
-  SimRoom *room = room_up (3, 1);
+  SimRoom *room = sim_room_new_up (3, 1);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   guint8 before[SMMP_HASH_BYTES], after[SMMP_HASH_BYTES];
 
@@ -72,7 +61,7 @@ test_one_message (void)
 static void
 test_concurrent_senders (void)
 {
-  SimRoom *room = room_up (5, 2);
+  SimRoom *room = sim_room_new_up (5, 2);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   guint retries = 0;
 
@@ -110,7 +99,7 @@ test_text_queued_before_session (void)
 static void
 test_order_preserved_per_sender (void)
 {
-  SimRoom *room = room_up (3, 4);
+  SimRoom *room = sim_room_new_up (3, 4);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   SimMember *m = sim_room_member (room, 2);
   gint last = -1;
@@ -148,7 +137,7 @@ test_random_schedules (void)
       guint n = (guint) g_rand_int_range (rand, 2, 9);
       guint senders = (guint) g_rand_int_range (rand, 1, (gint32) n + 1);
       guint messages = (guint) g_rand_int_range (rand, 1, 12);
-      SimRoom *room = room_up (n, seed);
+      SimRoom *room = sim_room_new_up (n, seed);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
 
       for (guint k = 0; k < messages; k++)
@@ -183,7 +172,7 @@ test_random_losses_archive (void)
       guint senders = (guint) g_rand_int_range (rand, 1, (gint32) MIN (n, 6) + 1);
       guint messages = (guint) g_rand_int_range (rand, 1, 16);
       double drop = g_rand_double_range (rand, 0.0, 0.19);
-      SimRoom *room = room_up (n, seed);
+      SimRoom *room = sim_room_new_up (n, seed);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
 
       sim_room_set_losses (room, drop, TRUE);
@@ -215,7 +204,7 @@ test_random_losses_archive (void)
 static void
 test_state_json_round_trip (void)
 {
-  SimRoom *room = room_up (3, 41);
+  SimRoom *room = sim_room_new_up (3, 41);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   const SmmpGroupState *state;
   g_autoptr (SmmpGroupState) back = NULL;
@@ -269,7 +258,7 @@ test_restarts_lose_nothing (void)
   for (guint64 seed = 1; seed <= 30; seed++)
     {
       guint n = (guint) g_rand_int_range (rand, 2, 7);
-      SimRoom *room = room_up (n, 500 + seed);
+      SimRoom *room = sim_room_new_up (n, 500 + seed);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
       guint restarts = 0;
 
@@ -297,7 +286,7 @@ test_restarts_lose_nothing (void)
 static void
 test_lost_state_rekeys (void)
 {
-  SimRoom *room = room_up (4, 61);
+  SimRoom *room = sim_room_new_up (4, 61);
   SimMember *m = sim_room_member (room, 2);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   guint rekeys = 0;
@@ -420,7 +409,7 @@ test_text_typed_during_rekey_is_kept (void)
   for (guint64 seed = 1; seed <= 40; seed++)
     {
       guint n = 2 + (guint) (seed % 4);
-      SimRoom *room = room_up (n, 7200 + seed);
+      SimRoom *room = sim_room_new_up (n, 7200 + seed);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
 
       g_assert_true (sim_room_start_ka (room, (guint) (seed % n), NULL));
@@ -439,7 +428,7 @@ test_text_typed_during_rekey_is_kept (void)
 static void
 test_periodic_rekey_due (void)
 {
-  SimRoom *room = room_up (2, 73);
+  SimRoom *room = sim_room_new_up (2, 73);
   g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
   SmmpSession *s = sim_room_member (room, 0)->session;
 
@@ -498,7 +487,7 @@ test_tampered_frames_refused (void)
 
   for (guint k = 0; k < G_N_ELEMENTS (offsets); k++)
     {
-      SimRoom *room = room_up (3, 10 + k);
+      SimRoom *room = sim_room_new_up (3, 10 + k);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
       Tamper t = { .victim = 1, .flip_at = offsets[k] };
 

@@ -63,8 +63,9 @@ reencode (const SmmpFrame *f)
       return smmp_frame_encode_abort (f->sid, f->sender, f->reason, fixed_secret);
     case SMMP_FRAME_DATA:
     case SMMP_FRAME_RESYNC:
+    case SMMP_FRAME_PRIVATE:
       {
-        /* Data and resync frames are sealed by the ratchet, not by a frame encoder:
+        /* Conversation frames are sealed by the ratchets, not by a frame encoder:
          * the same bytes, signed again. */
         gsize len = 0;
         guint8 *copy = g_memdup2 (g_bytes_get_data (f->bytes, &len), len);
@@ -166,6 +167,14 @@ check_frame (const SmmpFrame *f)
       FUZZ_CHECK (f->n_members >= 2 && f->sender < f->n_members);
       FUZZ_CHECK (f->resync_ct == data + SMMP_DATA_PREFIX_BYTES);
       FUZZ_CHECK (f->resync_ct + SMMP_RESYNC_CT_BYTES == data + f->signed_len);
+      break;
+    case SMMP_FRAME_PRIVATE:
+      FUZZ_CHECK (f->sender != f->recipient && f->recipient < SMMP_MAX_MEMBERS);
+      FUZZ_CHECK (f->ratchet_key == data + SMMP_FRAME_HEADER_BYTES + 2);
+      FUZZ_CHECK (f->body_nonce == data + SMMP_PRIVATE_PREFIX_BYTES - SMMP_NONCE_BYTES);
+      FUZZ_CHECK (f->body_ct == data + SMMP_PRIVATE_PREFIX_BYTES);
+      FUZZ_CHECK (f->body_ct_len >= SMMP_AEAD_TAG_BYTES);
+      FUZZ_CHECK (f->body_ct + f->body_ct_len == data + f->signed_len);
       break;
     case SMMP_FRAME_ABORT:
       FUZZ_CHECK (f->reason <= G_MAXUINT8);

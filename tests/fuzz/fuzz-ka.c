@@ -127,6 +127,7 @@ check_event (Room *room, guint who, const SmmpEvent *e)
     case SMMP_EVENT_RESYNCED:
     case SMMP_EVENT_REKEY_NEEDED:
     case SMMP_EVENT_MEMBERS_CHANGED:
+    case SMMP_EVENT_PRIVATE_MESSAGE:
       FUZZ_CHECK (!"a key agreement reports no conversation events");
       break;
     }
@@ -311,6 +312,7 @@ fixup (Room *room, guint who, GBytes *payload)
       return smmp_frame_encode_abort (room->sid, f->sender, f->reason, sk);
     case SMMP_FRAME_DATA:
     case SMMP_FRAME_RESYNC:
+    case SMMP_FRAME_PRIVATE:
       break;
     }
   return g_bytes_ref (f->bytes);

@@ -101,6 +101,17 @@ member_clear_session (SimMember *m)
   m->gap_from = G_MAXUINT;
 }
 
+SimRoom *
+sim_room_new_up (guint n_members, guint64 seed)
+{
+  SimRoom *room = sim_room_new (n_members, seed);
+
+  g_assert_true (sim_room_start_ka (room, 0, NULL));
+  sim_room_run (room);
+  g_assert_true (sim_room_converged (room));
+  return room;
+}
+
 void
 sim_room_free (SimRoom *room)
 {

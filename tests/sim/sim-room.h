@@ -53,6 +53,9 @@ typedef void (*SimPostHook) (SimRoom *room, guint sender, GBytes *frame,
                              gpointer data);
 
 SimRoom *sim_room_new (guint n_members, guint64 seed);
+/* A room of @n_members whose first member invited all the others and whose
+ * session is up everywhere (asserted). */
+SimRoom *sim_room_new_up (guint n_members, guint64 seed);
 void sim_room_free (SimRoom *room);
 
 guint sim_room_size (SimRoom *room);

@@ -587,7 +587,7 @@ test_reject_version (void)
 static void
 test_reject_unknown_type (void)
 {
-  static const guint8 types[] = { 0x00, 0x08, 0x0f, 0x12, 0x7f, 0x81, 0xff };
+  static const guint8 types[] = { 0x00, 0x08, 0x0f, 0x13, 0x7f, 0x81, 0xff };
 
   for (guint which = 0; which < N_FRAMES; which++)
     {
