@@ -202,7 +202,7 @@ smmp_pair_seal (SmmpPair *pair, const SmmpGroupState *state, const char *text,
   randombytes_buf (prefix + 60, SMMP_NONCE_BYTES);
   pair->ns++;
 
-  plain = smmp_pad_text (text, &plain_len);
+  plain = smmp_pad_text (text, 0, &plain_len);
   ct = g_malloc (plain_len + SMMP_AEAD_TAG_BYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt (ct, NULL, plain, plain_len, prefix,
                                               sizeof prefix, NULL, prefix + 60, mk);

@@ -52,15 +52,15 @@ smmp_padded_size (gsize len)
 /* The padded text lives for one call: ordinary memory, wiped after use
  * (a guarded allocation per message costs as much as an X25519). */
 guint8 *
-smmp_pad_text (const char *text, gsize *padded_len)
+smmp_pad_text (const char *text, gsize reserve, gsize *total_len)
 {
   const gsize text_len = strlen (text);
   guint8 *plain;
 
-  *padded_len = smmp_padded_size (text_len);
-  plain = g_malloc0 (*padded_len);
-  smmp_put_be32 (plain, (guint32) text_len);
-  memcpy (plain + 4, text, text_len);
+  *total_len = reserve + smmp_padded_size (text_len);
+  plain = g_malloc0 (*total_len);
+  smmp_put_be32 (plain + reserve, (guint32) text_len);
+  memcpy (plain + reserve + 4, text, text_len);
   return plain;
 }
 
@@ -155,6 +155,16 @@ smmp_text_is_valid (const char *text)
 SmmpPending *
 smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error)
 {
+  guint8 id[SMMP_MESSAGE_ID_BYTES];
+
+  randombytes_buf (id, sizeof id);
+  return smmp_ratchet_seal_with_id (state, text, id, error);
+}
+
+SmmpPending *
+smmp_ratchet_seal_with_id (const SmmpGroupState *state, const char *text,
+                           const guint8 id[SMMP_MESSAGE_ID_BYTES], GError **error)
+{
   const guint n = state->n, self = state->self;
   guint8 prefix[SMMP_DATA_PREFIX_BYTES];
   guint8 digest[SMMP_HASH_BYTES], mac[SMMP_MAC_BYTES], sig[SMMP_SIGNATURE_BYTES];
@@ -174,6 +184,7 @@ smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error
 
   pending = g_new0 (SmmpPending, 1);
   pending->text = g_strdup (text);
+  memcpy (pending->id, id, SMMP_MESSAGE_ID_BYTES);
   pending->generation = state->generation;
   pending->epoch = state->epoch;
   pending->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
@@ -213,8 +224,9 @@ smmp_ratchet_seal (const SmmpGroupState *state, const char *text, GError **error
   randombytes_buf (body_nonce, sizeof body_nonce);
   g_byte_array_append (w, body_nonce, sizeof body_nonce);
 
-  /* The body once for everyone, padded. */
-  plain = smmp_pad_text (text, &plain_len);
+  /* The body once for everyone: the message id, then the padded text. */
+  plain = smmp_pad_text (text, SMMP_MESSAGE_ID_BYTES, &plain_len);
+  memcpy (plain, id, SMMP_MESSAGE_ID_BYTES);
   body_ct = g_malloc (plain_len + SMMP_AEAD_TAG_BYTES);
   crypto_aead_xchacha20poly1305_ietf_encrypt (body_ct, NULL, plain, plain_len,
                                               w->data, w->len, NULL, body_nonce,
@@ -260,6 +272,7 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
     {
       /* Our own reflection, byte for byte what we sealed. */
       out->text = g_strdup (own->text);
+      memcpy (out->id, own->id, SMMP_MESSAGE_ID_BYTES);
       memcpy (out->ratchet_public, own->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
       next_digest (state, s, frame->generation, frame->epoch, own->text, out->digest);
       return TRUE;
@@ -294,8 +307,16 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
       undecryptable (error, "body");
       goto out;
     }
-  if ((out->text = smmp_unpad_text (plain, plain_len, error)) == NULL)
-    goto out;
+  if (plain_len < SMMP_MESSAGE_ID_BYTES
+      || (out->text = smmp_unpad_text (plain + SMMP_MESSAGE_ID_BYTES,
+                                       plain_len - SMMP_MESSAGE_ID_BYTES, error)) == NULL)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
+                             "the message's body is too short");
+      goto out;
+    }
+  memcpy (out->id, plain, SMMP_MESSAGE_ID_BYTES);
 
   /* VIII.4-5: the digest, then our slot unmasked with ECDH(r_i, R_s). */
   next_digest (state, s, frame->generation, frame->epoch, out->text, out->digest);

@@ -17,11 +17,15 @@ G_BEGIN_DECLS
 
 /* The longest text one frame carries, in bytes. */
 #define SMMP_MAX_TEXT_BYTES 32000
+/* A message's id: random, chosen when the text is queued and kept when it
+ * is sealed again, so that a member never shows one message twice. */
+#define SMMP_MESSAGE_ID_BYTES 16
 
 /* A frame this member sealed and has not yet seen applied. */
 typedef struct {
   GBytes *frame;
   char *text;                                 /* UTF-8 */
+  guint8 id[SMMP_MESSAGE_ID_BYTES];
   guint32 generation;                         /* the state it was built on */
   guint32 epoch;
   guint8 ratchet_public[SMMP_KEY_PUBLIC_BYTES]; /* R_j^new */
@@ -34,6 +38,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpPending, smmp_pending_free)
 /* What opening a frame yields. */
 typedef struct {
   char *text;                                 /* owned, UTF-8 */
+  guint8 id[SMMP_MESSAGE_ID_BYTES];
   guint8 ratchet_public[SMMP_KEY_PUBLIC_BYTES]; /* the sender's new R */
   guint8 digest[SMMP_HASH_BYTES];             /* conv_digest with this message */
 } SmmpOpened;
@@ -47,17 +52,23 @@ gboolean smmp_text_is_valid (const char *text);
 /* The padded size of a text of @len bytes (docs/PROTOCOL.md, padding). */
 gsize smmp_padded_size (gsize len);
 
-/* The padded plaintext of a valid @text: its length as u32, the text,
- * zeros up to smmp_padded_size().  Ordinary memory that lives for one call:
- * the caller wipes it (sodium_memzero) before g_free(). */
-guint8 *smmp_pad_text (const char *text, gsize *padded_len);
+/* The padded plaintext of a valid @text after @reserve bytes left to the
+ * caller: its length as u32, the text, zeros up to smmp_padded_size();
+ * @total_len gets @reserve plus that.  Ordinary memory that lives for one
+ * call: the caller wipes it (sodium_memzero) before g_free(). */
+guint8 *smmp_pad_text (const char *text, gsize reserve, gsize *total_len);
 
 /* The text inside a decrypted padded plaintext, checked: length, zero
  * padding, UTF-8 without NUL.  NULL with @error (SMMP_ERROR_MALFORMED). */
 char *smmp_unpad_text (const guint8 *plain, gsize len, GError **error);
 
-/* Seals @text (UTF-8, at most SMMP_MAX_TEXT_BYTES) for the whole group on
- * @state.  NULL with @error set (SMMP_ERROR_INVALID) for an unusable text. */
+/* Seals @text (UTF-8, at most SMMP_MAX_TEXT_BYTES) with message id @id
+ * for the whole group on @state.  NULL with @error set (SMMP_ERROR_INVALID)
+ * for an unusable text. */
+SmmpPending *smmp_ratchet_seal_with_id (const SmmpGroupState *state, const char *text,
+                                        const guint8 id[SMMP_MESSAGE_ID_BYTES],
+                                        GError **error);
+/* The same with a fresh random id. */
 SmmpPending *smmp_ratchet_seal (const SmmpGroupState *state, const char *text,
                                 GError **error);
 

@@ -17,12 +17,22 @@
 /* Frames from states not yet reached, kept while catching up. */
 #define SMMP_SESSION_MAX_AHEAD 512
 
+/* Ids of the last messages shown, so that a message sealed again after its
+ * first copy was applied (its sender lost the reflection) is shown once. */
+#define SMMP_SESSION_SEEN 512
+
+/* A text waiting to be sealed, with the id it keeps through every resend. */
+typedef struct {
+  char *text;
+  guint8 id[SMMP_MESSAGE_ID_BYTES];
+} Outgoing;
+
 struct _SmmpSession {
   const SmmpIdentity *identity;
   char *self_handle;
   SmmpKeyAgreement *ka;     /* under way, or the last one */
   SmmpGroupState *state;    /* the confirmed session */
-  GQueue outgoing;          /* of char*: texts not yet sealed */
+  GQueue outgoing;          /* of Outgoing*: texts not yet sealed */
   SmmpPending *in_flight;   /* sealed, waiting for the room */
   SmmpResyncPending *resync; /* our resync, waiting for the room */
   GQueue ahead;             /* of SmmpFrame*: built on states not reached */
@@ -35,6 +45,8 @@ struct _SmmpSession {
   /* Digests of the last frames applied, to name replays as such. */
   guint8 recent[SMMP_SESSION_RECENT][SMMP_HASH_BYTES];
   guint recent_next;
+  guint8 seen[SMMP_SESSION_SEEN][SMMP_MESSAGE_ID_BYTES];
+  guint n_seen, seen_next;
   guint retries;
   GQueue frames;            /* of GBytes* */
   GQueue events;            /* of SmmpEvent* */
@@ -91,6 +103,45 @@ free_text (gpointer text)
   g_free (text);
 }
 
+static Outgoing *
+outgoing_new (const char *text, const guint8 *id)
+{
+  Outgoing *o = g_new0 (Outgoing, 1);
+
+  o->text = g_strdup (text);
+  if (id != NULL)
+    memcpy (o->id, id, SMMP_MESSAGE_ID_BYTES);
+  else
+    randombytes_buf (o->id, SMMP_MESSAGE_ID_BYTES);
+  return o;
+}
+
+static void
+outgoing_free (gpointer p)
+{
+  Outgoing *o = p;
+
+  free_text (o->text);
+  g_free (o);
+}
+
+static gboolean
+seen_before (const SmmpSession *session, const guint8 *id)
+{
+  for (guint i = 0; i < session->n_seen; i++)
+    if (memcmp (session->seen[i], id, SMMP_MESSAGE_ID_BYTES) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+remember_seen (SmmpSession *session, const guint8 *id)
+{
+  memcpy (session->seen[session->seen_next], id, SMMP_MESSAGE_ID_BYTES);
+  session->seen_next = (session->seen_next + 1) % SMMP_SESSION_SEEN;
+  session->n_seen = MIN (session->n_seen + 1, SMMP_SESSION_SEEN);
+}
+
 void
 smmp_session_free (SmmpSession *session)
 {
@@ -103,7 +154,7 @@ smmp_session_free (SmmpSession *session)
   smmp_pending_free (session->in_flight);
   smmp_resync_pending_free (session->resync);
   g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
-  g_queue_clear_full (&session->outgoing, free_text);
+  g_queue_clear_full (&session->outgoing, outgoing_free);
   g_queue_clear_full (&session->frames, (GDestroyNotify) g_bytes_unref);
   g_queue_clear_full (&session->events, (GDestroyNotify) smmp_event_free);
   g_queue_clear_full (&session->private_frames, (GDestroyNotify) private_frame_free);
@@ -131,16 +182,17 @@ static void
 flush (SmmpSession *session)
 {
   g_autoptr (GError) error = NULL;
-  char *text;
+  Outgoing *next;
 
   /* While keys are out of step nothing is sealed: it would be lost. */
   if (session->state == NULL || session->in_flight != NULL
       || session->catching_up || session->state->resync_required
       || session->rekey_requested || g_queue_is_empty (&session->outgoing))
     return;
-  text = g_queue_pop_head (&session->outgoing);
-  session->in_flight = smmp_ratchet_seal (session->state, text, &error);
-  free_text (text);
+  next = g_queue_pop_head (&session->outgoing);
+  session->in_flight = smmp_ratchet_seal_with_id (session->state, next->text, next->id,
+                                                  &error);
+  outgoing_free (next);
   /* Texts were checked when queued, so sealing cannot refuse them. */
   g_assert (session->in_flight != NULL);
   g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
@@ -153,7 +205,8 @@ requeue_in_flight (SmmpSession *session)
 {
   if (session->in_flight == NULL)
     return;
-  g_queue_push_head (&session->outgoing, g_strdup (session->in_flight->text));
+  g_queue_push_head (&session->outgoing,
+                     outgoing_new (session->in_flight->text, session->in_flight->id));
   g_clear_pointer (&session->in_flight, smmp_pending_free);
 }
 
@@ -187,6 +240,22 @@ membership_change (const SmmpGroupState *old, const SmmpGroupState *new)
 }
 
 static void
+emit_simple (SmmpSession *session, SmmpEventType type, SmmpErrorCode code,
+             const char *handle, const char *message)
+{
+  g_queue_push_tail (&session->events, smmp_event_new (type, code, handle, message));
+}
+
+static void
+need_rekey (SmmpSession *session, const char *why)
+{
+  if (session->rekey_requested)
+    return;
+  session->rekey_requested = TRUE;
+  emit_simple (session, SMMP_EVENT_REKEY_NEEDED, SMMP_ERROR_STALE_KEY, NULL, why);
+}
+
+static void
 drain_ka (SmmpSession *session)
 {
   GBytes *frame;
@@ -216,6 +285,15 @@ drain_ka (SmmpSession *session)
           session->catching_up = FALSE;
           session->rekey_requested = FALSE;
           session->resync_asked = FALSE;
+        }
+      else if (event->type == SMMP_EVENT_SESSION_FAILED && session->rekey_requested)
+        {
+          /* The re-key this member asked for did not happen: ask again (the
+           * caller retries after its own delay). */
+          g_queue_push_tail (&session->events, event);
+          session->rekey_requested = FALSE;
+          need_rekey (session, "the key agreement failed and the keys are still out of step");
+          continue;
         }
       g_queue_push_tail (&session->events, event);
     }
@@ -307,20 +385,16 @@ frame_position (const SmmpGroupState *state, const SmmpFrame *frame)
 }
 
 static void
-emit_simple (SmmpSession *session, SmmpEventType type, SmmpErrorCode code,
-             const char *handle, const char *message)
-{
-  g_queue_push_tail (&session->events, smmp_event_new (type, code, handle, message));
-}
-
-static void
 need_resync (SmmpSession *session, const char *why)
 {
-  /* Asked once until a resync goes out: the caller's back-off is running. */
-  if (session->resync_asked)
+  /* Asked once until a resync goes out: the caller's back-off is running.
+   * Keys still out of step block sealing; but while a re-key is asked for,
+   * no resync is: the new session replaces whatever a resync would mend,
+   * and resyncs sent meanwhile only feed more losses. */
+  session->state->resync_required = TRUE;
+  if (session->resync_asked || session->rekey_requested)
     return;
   session->resync_asked = TRUE;
-  session->state->resync_required = TRUE;
   emit_simple (session, SMMP_EVENT_RESYNC_NEEDED, SMMP_ERROR_UNDECRYPTABLE, NULL, why);
 }
 
@@ -332,15 +406,6 @@ need_catch_up (SmmpSession *session)
   session->catching_up = TRUE;
   emit_simple (session, SMMP_EVENT_CATCHUP_NEEDED, 0, NULL,
                "frames were missed: catching up from the room's archive");
-}
-
-static void
-need_rekey (SmmpSession *session, const char *why)
-{
-  if (session->rekey_requested)
-    return;
-  session->rekey_requested = TRUE;
-  emit_simple (session, SMMP_EVENT_REKEY_NEEDED, SMMP_ERROR_STALE_KEY, NULL, why);
 }
 
 /* Decodes and checks what every conversation frame must pass before its
@@ -420,6 +485,15 @@ apply_data (SmmpSession *session, SmmpFrame *frame)
     }
   smmp_ratchet_apply (state, s, &opened, own);
 
+  /* Applied by everyone in any case; shown once only. */
+  if (seen_before (session, opened.id))
+    {
+      smmp_opened_clear (&opened);
+      if (own != NULL)
+        g_clear_pointer (&session->in_flight, smmp_pending_free);
+      return TRUE;
+    }
+  remember_seen (session, opened.id);
   event = smmp_event_new (SMMP_EVENT_MESSAGE, 0, state->members[s].handle, "");
   event->text = g_steal_pointer (&opened.text);
   event->generation = frame->generation;
@@ -534,6 +608,13 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
         reject (session, sender, SMMP_ERROR_REPLAYED,
                 "%s frame from %s was applied already: a replay, ignored",
                 smmp_frame_type_name (frame->type), session->state->members[frame->sender].handle);
+      /* Another member's resync built on a generation we have left: a
+       * member that missed the resync we applied may have applied this one
+       * instead and now holds another v, which no resync can mend (R9).
+       * Only a new key agreement brings everyone together again. */
+      else if (live && frame->type == SMMP_FRAME_RESYNC && frame->sender != state->self)
+        need_rekey (session, "a resync built on an older generation came: members may "
+                             "hold different keys");
       return FALSE;
     }
   if (position > 0 || (live && session->catching_up))
@@ -655,7 +736,7 @@ smmp_session_send (SmmpSession *session, const char *text, GError **error)
                    "a message must be 1 to %d bytes of UTF-8", SMMP_MAX_TEXT_BYTES);
       return FALSE;
     }
-  g_queue_push_tail (&session->outgoing, g_strdup (text));
+  g_queue_push_tail (&session->outgoing, outgoing_new (text, NULL));
   flush (session);
   return TRUE;
 }
@@ -741,8 +822,10 @@ smmp_session_has_in_flight (const SmmpSession *session)
 void
 smmp_session_resync_due (SmmpSession *session)
 {
-  /* X.B.1.7: somebody else's resync may have come first. */
-  if (session->state == NULL || !session->state->resync_required || session->resync != NULL)
+  /* X.B.1.7: somebody else's resync may have come first; a re-key asked
+   * for since makes it pointless. */
+  if (session->state == NULL || !session->state->resync_required || session->resync != NULL
+      || session->rekey_requested)
     return;
   session->resync = smmp_ratchet_seal_resync (session->state);
   session->resync_asked = FALSE;
@@ -954,8 +1037,28 @@ smmp_session_to_json (const SmmpSession *session)
   json_builder_set_member_name (b, "queued");
   json_builder_begin_array (b);
   for (GList *l = session->outgoing.head; l != NULL; l = l->next)
-    json_builder_add_string_value (b, l->data);
+    {
+      const Outgoing *o = l->data;
+
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "text");
+      json_builder_add_string_value (b, o->text);
+      smmp_json_add_bytes (b, "id", o->id, SMMP_MESSAGE_ID_BYTES);
+      json_builder_end_object (b);
+    }
   json_builder_end_array (b);
+  /* Oldest first, so that reading them back in order keeps the ring's age. */
+  {
+    guint8 *seen = g_malloc ((gsize) session->n_seen * SMMP_MESSAGE_ID_BYTES + 1);
+    guint first = session->n_seen < SMMP_SESSION_SEEN ? 0 : session->seen_next;
+
+    for (guint i = 0; i < session->n_seen; i++)
+      memcpy (seen + (gsize) i * SMMP_MESSAGE_ID_BYTES,
+              session->seen[(first + i) % SMMP_SESSION_SEEN], SMMP_MESSAGE_ID_BYTES);
+    smmp_json_add_int (b, "seen_count", session->n_seen);
+    smmp_json_add_bytes (b, "seen", seen, (gsize) session->n_seen * SMMP_MESSAGE_ID_BYTES);
+    g_free (seen);
+  }
   if (session->in_flight != NULL)
     {
       const SmmpPending *p = session->in_flight;
@@ -966,6 +1069,7 @@ smmp_session_to_json (const SmmpSession *session)
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "text");
       json_builder_add_string_value (b, p->text);
+      smmp_json_add_bytes (b, "id", p->id, SMMP_MESSAGE_ID_BYTES);
       smmp_json_add_int (b, "generation", p->generation);
       smmp_json_add_int (b, "epoch", p->epoch);
       smmp_json_add_int (b, "frame_bytes", (gint64) len);
@@ -990,6 +1094,7 @@ read_in_flight (JsonObject *o, GError **error)
   if (p->ratchet_secret == NULL)
     g_error ("smmp: out of guarded memory");
   if (!smmp_text_is_valid (text)
+      || !smmp_json_get_bytes (o, "id", p->id, SMMP_MESSAGE_ID_BYTES, error)
       || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
       || !smmp_json_get_int (o, "epoch", 0, G_MAXUINT32, &epoch, error)
       || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
@@ -1011,6 +1116,22 @@ read_in_flight (JsonObject *o, GError **error)
   p->epoch = (guint32) epoch;
   p->frame = g_bytes_new_take (frame, (gsize) len);
   return p;
+}
+
+static gboolean
+read_seen (SmmpSession *session, JsonObject *o, GError **error)
+{
+  gint64 count;
+  g_autofree guint8 *seen = NULL;
+
+  if (!smmp_json_get_int (o, "seen_count", 0, SMMP_SESSION_SEEN, &count, error))
+    return FALSE;
+  seen = g_malloc ((gsize) count * SMMP_MESSAGE_ID_BYTES + 1);
+  if (!smmp_json_get_bytes (o, "seen", seen, (gsize) count * SMMP_MESSAGE_ID_BYTES, error))
+    return FALSE;
+  for (gint64 i = 0; i < count; i++)
+    remember_seen (session, seen + i * SMMP_MESSAGE_ID_BYTES);
+  return TRUE;
 }
 
 static gboolean
@@ -1100,17 +1221,20 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
   for (guint i = 0; i < json_array_get_length (json_node_get_array (node)); i++)
     {
       JsonNode *item = json_array_get_element (json_node_get_array (node), i);
-      const char *text = JSON_NODE_HOLDS_VALUE (item)
-                         && json_node_get_value_type (item) == G_TYPE_STRING
-                         ? json_node_get_string (item) : NULL;
+      JsonObject *q = JSON_NODE_HOLDS_OBJECT (item) ? json_node_get_object (item) : NULL;
+      const char *text = q != NULL ? smmp_json_get_string (q, "text") : NULL;
+      guint8 id[SMMP_MESSAGE_ID_BYTES];
 
-      if (!smmp_text_is_valid (text))
+      if (!smmp_text_is_valid (text)
+          || !smmp_json_get_bytes (q, "id", id, SMMP_MESSAGE_ID_BYTES, NULL))
         {
           g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE, "a queued text is unusable");
           goto fail;
         }
-      g_queue_push_tail (&session->outgoing, g_strdup (text));
+      g_queue_push_tail (&session->outgoing, outgoing_new (text, id));
     }
+  if (!read_seen (session, o, error))
+    goto fail;
   node = json_object_get_member (o, "in_flight");
   if (node != NULL)
     {

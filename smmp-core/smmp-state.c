@@ -45,6 +45,18 @@ smmp_group_state_get_self (const SmmpGroupState *state)
   return state->self;
 }
 
+guint32
+smmp_group_state_get_generation (const SmmpGroupState *state)
+{
+  return state->generation;
+}
+
+guint32
+smmp_group_state_get_epoch (const SmmpGroupState *state)
+{
+  return state->epoch;
+}
+
 const guint8 *
 smmp_group_state_get_sid (const SmmpGroupState *state)
 {

@@ -21,6 +21,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpGroupState, smmp_group_state_free)
 
 guint smmp_group_state_get_size (const SmmpGroupState *state);
 guint smmp_group_state_get_self (const SmmpGroupState *state);
+/* Resyncs applied (R9), and data frames applied in this generation (R6). */
+guint32 smmp_group_state_get_generation (const SmmpGroupState *state);
+guint32 smmp_group_state_get_epoch (const SmmpGroupState *state);
 /* The session id, SMMP_SID_BYTES, owned by @state. */
 const guint8 *smmp_group_state_get_sid (const SmmpGroupState *state);
 /* Member @index's handle, identity key B and signing key; owned by @state. */

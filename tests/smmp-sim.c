@@ -163,6 +163,29 @@ main (int argc, char **argv)
   converged = sim_room_converged (room);
   for (guint i = 0; i < (guint) members; i++)
     converged = converged && smmp_session_get_queued (sim_room_member (room, i)->session) == 0;
+  /* SMMP_SIM_DEBUG=1: each member's final state on stderr, to see how a
+   * run that did not converge ended. */
+  if (g_getenv ("SMMP_SIM_DEBUG") != NULL)
+    for (guint i = 0; i < (guint) members; i++)
+      {
+        SimMember *m = sim_room_member (room, i);
+        const SmmpGroupState *st = smmp_session_get_state (m->session);
+        SmmpKeyAgreement *ka = smmp_session_get_key_agreement (m->session);
+        guint8 d[SMMP_HASH_BYTES] = { 0 };
+
+        if (st != NULL)
+          smmp_group_state_shared_digest (st, d);
+        g_printerr ("member %u: sid %02x%02x gen %u epoch %u digest %02x%02x queued %u "
+                    "ka-phase %d last-event %s\n", i,
+                    st ? smmp_group_state_get_sid (st)[0] : 0,
+                    st ? smmp_group_state_get_sid (st)[1] : 0,
+                    st ? smmp_group_state_get_generation (st) : 0,
+                    st ? smmp_group_state_get_epoch (st) : 0, d[0], d[1],
+                    smmp_session_get_queued (m->session), ka ? (int) smmp_ka_get_phase (ka) : -1,
+                    m->events->len
+                    ? smmp_event_type_name (((SmmpEvent *) g_ptr_array_index (
+                        m->events, m->events->len - 1))->type) : "none");
+      }
   delivered_all = lost == 0 && sim_room_same_transcript (room)
                   && sim_room_member (room, 0)->delivered->len == submitted->len;
   if (attack != SIM_ATTACK_NONE)
