@@ -237,7 +237,7 @@ open_body (const SmmpFrame *frame, const guint8 mk[SMMP_KEY_BYTES], GError **err
     g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_UNDECRYPTABLE,
                          "the one-on-one message does not decrypt");
   else
-    text = smmp_unpad_text (plain, plain_len, error);
+    text = smmp_unpad_text (plain, plain_len, 0, error);
   sodium_memzero (plain, plain_len + 1);
   g_free (plain);
   return text;

@@ -11,6 +11,52 @@
 #define PAD_MIN 64
 #define PAD_STEP_MAX 4096
 
+/* Guarded memory for the new ratchet secret of a frame in flight.
+ * sodium_malloc() maps, guards and locks fresh pages and sodium_free()
+ * undoes it: about ten system calls, together as much as one X25519 or
+ * more, once per message sent.  A member has one data frame in flight at a
+ * time (R6), so a few blocks serve every message: released blocks are
+ * wiped and kept, still guarded and locked, for the next frame. */
+#define GUARDED_KEYS_KEPT 8
+
+static GMutex guarded_keys_lock;
+static guint8 *guarded_keys[GUARDED_KEYS_KEPT];
+static guint n_guarded_keys;
+
+guint8 *
+smmp_guarded_key_new (void)
+{
+  guint8 *key = NULL;
+
+  g_mutex_lock (&guarded_keys_lock);
+  if (n_guarded_keys > 0)
+    key = guarded_keys[--n_guarded_keys];
+  g_mutex_unlock (&guarded_keys_lock);
+  if (key == NULL)
+    {
+      key = sodium_malloc (SMMP_KEY_BYTES);
+      if (key == NULL)
+        g_error ("smmp: out of guarded memory");
+    }
+  return key;
+}
+
+void
+smmp_guarded_key_free (guint8 *key)
+{
+  if (key == NULL)
+    return;
+  sodium_memzero (key, SMMP_KEY_BYTES);
+  g_mutex_lock (&guarded_keys_lock);
+  if (n_guarded_keys < GUARDED_KEYS_KEPT)
+    {
+      guarded_keys[n_guarded_keys++] = key;
+      key = NULL;
+    }
+  g_mutex_unlock (&guarded_keys_lock);
+  sodium_free (key);
+}
+
 void
 smmp_pending_free (SmmpPending *pending)
 {
@@ -20,7 +66,7 @@ smmp_pending_free (SmmpPending *pending)
   if (pending->text != NULL)
     sodium_memzero (pending->text, strlen (pending->text));
   g_free (pending->text);
-  sodium_free (pending->ratchet_secret);
+  smmp_guarded_key_free (pending->ratchet_secret);
   g_free (pending);
 }
 
@@ -57,7 +103,7 @@ smmp_pad_text (const char *text, gsize reserve, gsize *total_len)
   const gsize text_len = strlen (text);
   guint8 *plain;
 
-  *total_len = reserve + smmp_padded_size (text_len);
+  *total_len = smmp_padded_size (reserve + text_len);
   plain = g_malloc0 (*total_len);
   smmp_put_be32 (plain + reserve, (guint32) text_len);
   memcpy (plain + reserve + 4, text, text_len);
@@ -65,21 +111,22 @@ smmp_pad_text (const char *text, gsize reserve, gsize *total_len)
 }
 
 char *
-smmp_unpad_text (const guint8 *plain, gsize len, GError **error)
+smmp_unpad_text (const guint8 *plain, gsize len, gsize reserve, GError **error)
 {
-  const guint32 text_len = len >= 4 ? smmp_read_be32 (plain) : G_MAXUINT32;
+  const guint32 text_len = len >= reserve + 4 ? smmp_read_be32 (plain + reserve) : G_MAXUINT32;
+  const guint8 *text = plain + reserve + 4;
 
-  if (len < 4 || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
-      || len != smmp_padded_size (text_len)
-      || !sodium_is_zero (plain + 4 + text_len, len - 4 - text_len)
-      || !g_utf8_validate ((const char *) plain + 4, text_len, NULL)
-      || memchr (plain + 4, 0, text_len) != NULL)
+  if (len < reserve + 4 || text_len == 0 || text_len > SMMP_MAX_TEXT_BYTES
+      || len != smmp_padded_size (reserve + text_len)
+      || !sodium_is_zero (text + text_len, len - reserve - 4 - text_len)
+      || !g_utf8_validate ((const char *) text, text_len, NULL)
+      || memchr (text, 0, text_len) != NULL)
     {
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
                            "the message's padding or text is malformed");
       return NULL;
     }
-  return g_strndup ((const char *) plain + 4, text_len);
+  return g_strndup ((const char *) text, text_len);
 }
 
 static void
@@ -137,11 +184,22 @@ header_mask (const guint8 *own_secret, const guint8 *peer_public,
   return ok;
 }
 
+/* VII.5: hmac(v, ...) over the frame's prefix and its two AEAD tags.  The
+ * signature already covers every byte; the hmac only has to show that the
+ * sender holds this member's v, for this frame (its nonce is in the
+ * prefix), and a fixed-size input keeps it from growing with N. */
 static void
-frame_hmac (const SmmpGroupState *state, const guint8 *data, gsize len,
-            guint8 out[SMMP_MAC_BYTES])
+frame_hmac (const SmmpGroupState *state, const guint8 *prefix, const guint8 *header_tag,
+            const guint8 *body_tag, guint8 out[SMMP_MAC_BYTES])
 {
-  crypto_auth_hmacsha256 (out, data, len, state->secrets->v);
+  crypto_auth_hmacsha256_state st;
+
+  crypto_auth_hmacsha256_init (&st, state->secrets->v, SMMP_KEY_BYTES);
+  crypto_auth_hmacsha256_update (&st, prefix, SMMP_DATA_PREFIX_BYTES);
+  crypto_auth_hmacsha256_update (&st, header_tag, SMMP_AEAD_TAG_BYTES);
+  crypto_auth_hmacsha256_update (&st, body_tag, SMMP_AEAD_TAG_BYTES);
+  crypto_auth_hmacsha256_final (&st, out);
+  sodium_memzero (&st, sizeof st);
 }
 
 gboolean
@@ -187,9 +245,7 @@ smmp_ratchet_seal_with_id (const SmmpGroupState *state, const char *text,
   memcpy (pending->id, id, SMMP_MESSAGE_ID_BYTES);
   pending->generation = state->generation;
   pending->epoch = state->epoch;
-  pending->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
-  if (pending->ratchet_secret == NULL)
-    g_error ("smmp: out of guarded memory");
+  pending->ratchet_secret = smmp_guarded_key_new ();
   /* VII.2: a new ephemeral ratchet key. */
   randombytes_buf (pending->ratchet_secret, SMMP_KEY_BYTES);
   crypto_scalarmult_base (pending->ratchet_public, pending->ratchet_secret);
@@ -236,7 +292,8 @@ smmp_ratchet_seal_with_id (const SmmpGroupState *state, const char *text,
   g_byte_array_append (w, body_ct, (guint) (plain_len + SMMP_AEAD_TAG_BYTES));
 
   /* VII.5 and R5: hmac under v, then the session signature. */
-  frame_hmac (state, w->data, w->len, mac);
+  frame_hmac (state, w->data, w->data + SMMP_DATA_PREFIX_BYTES + slots_len,
+              w->data + w->len - SMMP_AEAD_TAG_BYTES, mac);
   g_byte_array_append (w, mac, sizeof mac);
   crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
   g_byte_array_append (w, sig, sizeof sig);
@@ -278,7 +335,8 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
       return TRUE;
     }
 
-  frame_hmac (state, data, frame->hmac_offset, mac);
+  frame_hmac (state, data, frame->header_ct + frame->header_ct_len - SMMP_AEAD_TAG_BYTES,
+              frame->body_ct + frame->body_ct_len - SMMP_AEAD_TAG_BYTES, mac);
   if (sodium_memcmp (mac, frame->hmac, SMMP_MAC_BYTES) != 0)
     {
       g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STALE_KEY,
@@ -307,15 +365,8 @@ smmp_ratchet_open (const SmmpGroupState *state, const SmmpFrame *frame,
       undecryptable (error, "body");
       goto out;
     }
-  if (plain_len < SMMP_MESSAGE_ID_BYTES
-      || (out->text = smmp_unpad_text (plain + SMMP_MESSAGE_ID_BYTES,
-                                       plain_len - SMMP_MESSAGE_ID_BYTES, error)) == NULL)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
-                             "the message's body is too short");
-      goto out;
-    }
+  if ((out->text = smmp_unpad_text (plain, plain_len, SMMP_MESSAGE_ID_BYTES, error)) == NULL)
+    goto out;
   memcpy (out->id, plain, SMMP_MESSAGE_ID_BYTES);
 
   /* VIII.4-5: the digest, then our slot unmasked with ECDH(r_i, R_s). */
@@ -339,23 +390,30 @@ out:
   return ok;
 }
 
-/* R3: ECDH(v, H(conv_digest || R_1 || ... || R_N)), the hash taken as an
- * X25519 public value.  An all-zero result is as good as any other here:
- * every member computes the same one. */
+/* R3 as this project rules it (docs/PROTOCOL.md 6.9): HMAC-SHA-256 under
+ * v of a label, conv_digest, the sender's index and its new ratchet key.
+ * The paper's ECDH(v, ...) read as X25519(v, H(input)) is, like this, a
+ * function keyed by the v every member holds of values every member holds:
+ * both are pseudorandom to anyone without v, and v is the step's only
+ * secret either way.  The keyed hash costs a fiftieth of a scalar
+ * multiplication, once per message at every member, and has no low-order
+ * case.  Only the key that changed enters: every earlier one is already
+ * folded into RK by the steps before, so the cost does not grow with N. */
 static void
-ratchet_dh (const SmmpGroupState *state, guint8 dh[32])
+ratchet_dh (const SmmpGroupState *state, guint sender, guint8 dh[32])
 {
-  guint8 input[SMMP_HASH_BYTES];
-  SmmpHash hash;
+  static const char label[] = "SMMPv1 ratchet step";
+  const guint8 index = (guint8) sender;
+  crypto_auth_hmacsha256_state st;
 
-  smmp_hash_init (&hash, "SMMPv1 ratchet input");
-  smmp_hash_update (&hash, state->conv_digest, SMMP_HASH_BYTES);
-  for (guint i = 0; i < state->n; i++)
-    smmp_hash_update (&hash, state->members[i].ratchet_key, SMMP_KEY_PUBLIC_BYTES);
-  smmp_hash_final (&hash, input);
-  if (crypto_scalarmult (dh, state->secrets->v, input) != 0)
-    sodium_memzero (dh, 32);
-  sodium_memzero (input, sizeof input);
+  crypto_auth_hmacsha256_init (&st, state->secrets->v, SMMP_KEY_BYTES);
+  crypto_auth_hmacsha256_update (&st, (const guint8 *) label, sizeof label);
+  crypto_auth_hmacsha256_update (&st, state->conv_digest, SMMP_HASH_BYTES);
+  crypto_auth_hmacsha256_update (&st, &index, 1);
+  crypto_auth_hmacsha256_update (&st, state->members[sender].ratchet_key,
+                                 SMMP_KEY_PUBLIC_BYTES);
+  crypto_auth_hmacsha256_final (&st, dh);
+  sodium_memzero (&st, sizeof st);
 }
 
 void
@@ -371,7 +429,7 @@ smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opene
   if (own != NULL)
     memcpy (s->r, own->ratchet_secret, SMMP_KEY_BYTES);
 
-  ratchet_dh (state, dh);
+  ratchet_dh (state, sender, dh);
 
   /* VIII.6: RK = hash(RK || ECDH(...)), HK = NHK, NHK and mk from RK. */
   smmp_hash_init (&hash, "SMMPv1 root key step");
@@ -484,7 +542,7 @@ smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_
   memset (state->conv_digest, 0, SMMP_HASH_BYTES);
 
   /* X.A.1.4: RK = hash(v || ECDH(v, ...)), the ratchet input of R3. */
-  ratchet_dh (state, dh);
+  ratchet_dh (state, sender, dh);
   smmp_hash_init (&hash, "SMMPv1 resync root key");
   smmp_hash_update (&hash, s->v, SMMP_KEY_BYTES);
   smmp_hash_update (&hash, dh, sizeof dh);

@@ -35,6 +35,12 @@ typedef struct {
 void smmp_pending_free (SmmpPending *pending);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpPending, smmp_pending_free)
 
+/* A guarded block of SMMP_KEY_BYTES for SmmpPending.ratchet_secret, and
+ * its release (wiped, then kept for the next frame or unmapped).  Never
+ * NULL. */
+guint8 *smmp_guarded_key_new (void);
+void smmp_guarded_key_free (guint8 *key);
+
 /* What opening a frame yields. */
 typedef struct {
   char *text;                                 /* owned, UTF-8 */
@@ -52,15 +58,18 @@ gboolean smmp_text_is_valid (const char *text);
 /* The padded size of a text of @len bytes (docs/PROTOCOL.md, padding). */
 gsize smmp_padded_size (gsize len);
 
-/* The padded plaintext of a valid @text after @reserve bytes left to the
- * caller: its length as u32, the text, zeros up to smmp_padded_size();
- * @total_len gets @reserve plus that.  Ordinary memory that lives for one
- * call: the caller wipes it (sodium_memzero) before g_free(). */
+/* The padded plaintext of a valid @text: @reserve bytes left to the caller
+ * (a message id), the text's length as u32, the text, and zeros up to
+ * smmp_padded_size (@reserve + length), which @total_len gets.  The
+ * reserved bytes are padded with the text, so they cost no extra size class.
+ * Ordinary memory that lives for one call: the caller wipes it
+ * (sodium_memzero) before g_free(). */
 guint8 *smmp_pad_text (const char *text, gsize reserve, gsize *total_len);
 
-/* The text inside a decrypted padded plaintext, checked: length, zero
- * padding, UTF-8 without NUL.  NULL with @error (SMMP_ERROR_MALFORMED). */
-char *smmp_unpad_text (const guint8 *plain, gsize len, GError **error);
+/* The text inside a decrypted padded plaintext of @len bytes made with the
+ * same @reserve, checked: length, zero padding, UTF-8 without NUL.  NULL
+ * with @error (SMMP_ERROR_MALFORMED). */
+char *smmp_unpad_text (const guint8 *plain, gsize len, gsize reserve, GError **error);
 
 /* Seals @text (UTF-8, at most SMMP_MAX_TEXT_BYTES) with message id @id
  * for the whole group on @state.  NULL with @error set (SMMP_ERROR_INVALID)

@@ -1090,9 +1090,7 @@ read_in_flight (JsonObject *o, GError **error)
   gint64 generation, epoch, len;
   guint8 *frame = NULL;
 
-  p->ratchet_secret = sodium_malloc (SMMP_KEY_BYTES);
-  if (p->ratchet_secret == NULL)
-    g_error ("smmp: out of guarded memory");
+  p->ratchet_secret = smmp_guarded_key_new ();
   if (!smmp_text_is_valid (text)
       || !smmp_json_get_bytes (o, "id", p->id, SMMP_MESSAGE_ID_BYTES, error)
       || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
