@@ -10,7 +10,11 @@
  * reflection, each receiver decodes, verifies, opens and applies.  After
  * each timed message the yardsticks run as well (a few X25519
  * multiplications, one Megolm message), so that the ratios compare work
- * done under the same conditions on a machine whose speed drifts.
+ * done under the same conditions on a machine whose speed drifts.  After
+ * each message one receiver also saves its session, as the plugin does
+ * after every frame it accepts (smmp_session_to_json(), the text wiped and
+ * freed); at the end the saved text must read back into the state that
+ * member holds.
  *
  * Only engine work is timed, with CLOCK_MONOTONIC; the checks of the
  * results (every opened text equals the sent one, all members end in one
@@ -36,6 +40,7 @@
 #define X25519_WARMUP 500
 #define X25519_PER_MESSAGE 8
 #define MEGOLM_WARMUP 100
+#define SAVE_MEMBER 1 /* a receiver: member 0 sends */
 
 static const guint default_sizes[] = { 2, 5, 10, 20, 50, 100 };
 
@@ -59,7 +64,9 @@ typedef struct {
   guint messages;
   double send_us;
   double recv_us;
+  double save_us;
   gsize frame_bytes;
+  gsize state_bytes;
   double x25519_us;
   double megolm_encrypt_us;
   double megolm_decrypt_us;
@@ -266,10 +273,13 @@ megolm_run (MegolmBench *mb, const char *text, gboolean timed)
 
 /* ---- SMMP ---------------------------------------------------------------- */
 
+/* send_one(), receive_one() and save_one() are kept out of line so that a
+ * profiler can tell their costs apart (bench/README.md). */
+
 /* The sender's engine work for one text: seal it, then, when the room
  * reflects the frame, decode it and open and apply it as its own.  Returns
  * the frame; the time spent is added to @spent_ns. */
-static GBytes *
+G_GNUC_NO_INLINE static GBytes *
 send_one (SmmpGroupState *state, const char *text, guint n, gint64 *spent_ns)
 {
   g_autoptr (GError) error = NULL;
@@ -310,7 +320,7 @@ send_one (SmmpGroupState *state, const char *text, guint n, gint64 *spent_ns)
 /* A receiver's engine work for one frame: decode, verify the signature with
  * the sender's session signing key from its own state, open and apply.
  * Returns the time spent. */
-static gint64
+G_GNUC_NO_INLINE static gint64
 receive_one (SmmpGroupState *state, guint member, GBytes *bytes, const char *text,
              guint sender, guint n)
 {
@@ -348,6 +358,66 @@ receive_one (SmmpGroupState *state, guint member, GBytes *bytes, const char *tex
   return (t1 - t0) + (t3 - t2);
 }
 
+/* What the plugin does after every frame it accepts (R13): the member's
+ * whole session as JSON, then, once the text is stored, wiped and freed.
+ * Storing it (a file written with mode 0600 and renamed over the old one)
+ * is the caller's work and is not timed.  Returns the time spent; the
+ * length of the text goes to @len. */
+G_GNUC_NO_INLINE static gint64
+save_one (const SmmpSession *session, gsize *len)
+{
+  gint64 t0 = now_ns ();
+  char *json = smmp_session_to_json (session);
+  gsize json_len = json != NULL ? strlen (json) : 0;
+
+  if (json != NULL)
+    sodium_memzero (json, json_len);
+  g_free (json);
+  *len = json_len;
+  return now_ns () - t0;
+}
+
+/* Member @member's session holds the state the benchmark applies frames
+ * to: what save_one() serialises is that state. */
+static SmmpSession *
+saving_session (SimRoom *room, guint member, guint n)
+{
+  SimMember *m = sim_room_member (room, member);
+
+  if (m->session == NULL || smmp_session_get_state (m->session) != m->state)
+    fail ("N=%u: member %u's session does not hold the state the benchmark applies "
+          "frames to", n, member);
+  return m->session;
+}
+
+/* One more save of member @member must read back (smmp_session_restore())
+ * into the state the member holds. */
+static void
+check_saved (SimRoom *room, guint member, guint n)
+{
+  g_autoptr (GError) error = NULL;
+  SimMember *m = sim_room_member (room, member);
+  const SmmpGroupState *state = smmp_session_get_state (m->session), *back;
+  guint8 saved[SMMP_HASH_BYTES], restored[SMMP_HASH_BYTES];
+  char *json = smmp_session_to_json (m->session);
+  SmmpSession *copy = smmp_session_restore (m->identity, m->handle, json, &error);
+
+  sodium_memzero (json, strlen (json));
+  g_free (json);
+  if (copy == NULL)
+    fail ("N=%u: member %u's saved session does not read back: %s", n, member,
+          error->message);
+  back = smmp_session_get_state (copy);
+  if (back == NULL)
+    fail ("N=%u: member %u's saved session reads back without its state", n, member);
+  smmp_group_state_shared_digest (state, saved);
+  smmp_group_state_shared_digest (back, restored);
+  if (memcmp (saved, restored, sizeof saved) != 0 || back->epoch != state->epoch
+      || back->generation != state->generation || back->self != state->self)
+    fail ("N=%u: member %u's saved session reads back as another state", n, member);
+  smmp_session_free (copy);
+}
+
 static guint
 messages_for (guint n)
 {
@@ -359,9 +429,10 @@ messages_for (guint n)
 }
 
 /* Member 0 of a room of @n sends WARMUP_MESSAGES untimed texts, then
- * @res->messages timed ones; every member applies every frame.  After each
- * timed message the yardsticks run too, under the same conditions:
- * X25519_PER_MESSAGE X25519 multiplications and one Megolm message. */
+ * @res->messages timed ones; every member applies every frame, and member 1
+ * saves its session after each (SAVE_MEMBER).  After each timed message
+ * the yardsticks run too, under the same conditions: X25519_PER_MESSAGE
+ * X25519 multiplications and one Megolm message. */
 static void
 bench_size (guint n, guint64 seed, Result *res)
 {
@@ -372,8 +443,10 @@ bench_size (guint n, guint64 seed, Result *res)
   X25519Bench xb;
   MegolmBench mb;
   SimRoom *room;
-  gint64 t0, send_ns = 0, recv_ns = 0;
+  SmmpSession *saving;
+  gint64 t0, send_ns = 0, recv_ns = 0, save_ns = 0;
   guint64 receptions = 0;
+  gsize state_bytes = 0;
   guint sender;
   gsize frame_bytes = 0;
 
@@ -400,6 +473,7 @@ bench_size (guint n, guint64 seed, Result *res)
   /* Member 0 of the room sends; its index in the session follows the
    * roster's order. */
   sender = smmp_group_state_get_self (states[0]);
+  saving = saving_session (room, SAVE_MEMBER, n);
 
   x25519_init (&xb);
   x25519_run (&xb, X25519_WARMUP, FALSE);
@@ -438,8 +512,13 @@ bench_size (guint n, guint64 seed, Result *res)
             }
         }
       g_bytes_unref (bytes);
+      /* The receiver keeps what it accepted: the whole session, saved. */
+      spent = save_one (saving, &state_bytes);
+      if (state_bytes == 0)
+        fail ("N=%u: member %u's session does not serialise", n, SAVE_MEMBER);
       if (timed)
         {
+          save_ns += spent;
           x25519_run (&xb, X25519_PER_MESSAGE, TRUE);
           megolm_run (&mb, text, TRUE);
         }
@@ -459,8 +538,12 @@ bench_size (guint n, guint64 seed, Result *res)
       fail ("N=%u: member %u applied %u messages, not %u", n, i, states[i]->epoch,
             WARMUP_MESSAGES + messages);
 
+  check_saved (room, SAVE_MEMBER, n);
+
   res->send_us = (double) send_ns / 1e3 / messages;
   res->recv_us = (double) recv_ns / 1e3 / (double) receptions;
+  res->save_us = (double) save_ns / 1e3 / messages;
+  res->state_bytes = state_bytes; /* after the last message */
   res->frame_bytes = frame_bytes;
   res->x25519_us = (double) xb.spent_ns / 1e3 / (double) xb.count;
   res->megolm_encrypt_us = (double) mb.encrypt_ns / 1e3 / (double) mb.count;
@@ -525,12 +608,13 @@ print_json (const Result *results, guint count)
       const Result *r = &results[i];
 
       printf ("  {\"n\": %u, \"messages\": %u, \"send_us\": %.2f, \"recv_us\": %.2f, "
-              "\"frame_bytes\": %zu, \"x25519_us\": %.2f, \"megolm_encrypt_us\": %.2f, "
+              "\"save_us\": %.2f, \"frame_bytes\": %zu, \"state_bytes\": %zu, "
+              "\"x25519_us\": %.2f, \"megolm_encrypt_us\": %.2f, "
               "\"megolm_decrypt_us\": %.2f, \"send_x25519_ratio\": %.2f, "
               "\"recv_x25519_ratio\": %.2f, ",
-              r->n, r->messages, r->send_us, r->recv_us, r->frame_bytes, r->x25519_us,
-              r->megolm_encrypt_us, r->megolm_decrypt_us, r->send_us / r->x25519_us,
-              r->recv_us / r->x25519_us);
+              r->n, r->messages, r->send_us, r->recv_us, r->save_us, r->frame_bytes,
+              r->state_bytes, r->x25519_us, r->megolm_encrypt_us, r->megolm_decrypt_us,
+              r->send_us / r->x25519_us, r->recv_us / r->x25519_us);
       if (recv_n2 > 0)
         printf ("\"recv_vs_n2\": %.3f}", r->recv_us / recv_n2);
       else
@@ -545,8 +629,9 @@ print_table (const Result *results, guint count)
 {
   const double recv_n2 = recv_at_n2 (results, count);
 
-  printf ("%4s %6s %9s %9s %6s %9s %8s %8s %7s %7s %7s  targets\n", "N", "msgs", "send_us",
-          "recv_us", "frame", "x25519_us", "mg_enc", "mg_dec", "send/x", "recv/x", "recv/N2");
+  printf ("%4s %6s %9s %9s %8s %6s %6s %9s %8s %8s %7s %7s %7s  targets\n", "N", "msgs",
+          "send_us", "recv_us", "save_us", "frame", "state", "x25519_us", "mg_enc", "mg_dec",
+          "send/x", "recv/x", "recv/N2");
   for (guint i = 0; i < count; i++)
     {
       const Result *r = &results[i];
@@ -554,9 +639,10 @@ print_table (const Result *results, guint count)
       const double rn = recv_n2 > 0 ? r->recv_us / recv_n2 : 0;
       const gsize frame_max = 200 + 40 * (r->n - 1) + smmp_padded_size (TEXT_BYTES);
 
-      printf ("%4u %6u %9.2f %9.2f %6zu %9.2f %8.2f %8.2f %7.2f %7.2f %7.3f  "
+      printf ("%4u %6u %9.2f %9.2f %8.2f %6zu %6zu %9.2f %8.2f %8.2f %7.2f %7.2f %7.3f  "
               "send<(N+3)x:%s recv<4x:%s recv<=1.5xN2:%s frame<=%zu:%s\n",
-              r->n, r->messages, r->send_us, r->recv_us, r->frame_bytes, r->x25519_us,
+              r->n, r->messages, r->send_us, r->recv_us, r->save_us, r->frame_bytes,
+              r->state_bytes, r->x25519_us,
               r->megolm_encrypt_us, r->megolm_decrypt_us, sx, rx, rn,
               sx < r->n + 3 ? "yes" : "NO", rx < 4 ? "yes" : "NO",
               recv_n2 > 0 ? (rn <= 1.5 ? "yes" : "NO") : "-", frame_max,
@@ -600,8 +686,10 @@ main (int argc, char **argv)
 
       bench_size (g_array_index (sizes, guint, i), (guint64) opt_seed + i, r);
       fprintf (stderr, "smmp-bench: N=%u: key agreement %.1f s, %u messages checked "
-                       "at every member (send %.1f us, receive %.1f us)\n",
-               r->n, r->ka_s, r->messages, r->send_us, r->recv_us);
+                       "at every member (send %.1f us, receive %.1f us), "
+                       "save %.1f us for %zu bytes of state\n",
+               r->n, r->ka_s, r->messages, r->send_us, r->recv_us, r->save_us,
+               r->state_bytes);
     }
   if (opt_json)
     print_json (results, sizes->len);
