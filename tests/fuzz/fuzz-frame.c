@@ -68,7 +68,10 @@ reencode (const SmmpFrame *f)
         /* Conversation frames are sealed by the ratchets, not by a frame encoder:
          * the same bytes, signed again. */
         gsize len = 0;
-        guint8 *copy = g_memdup2 (g_bytes_get_data (f->bytes, &len), len);
+        const guint8 *data = g_bytes_get_data (f->bytes, &len);
+        /* (len is read only after the call has set it: the order in which
+         * arguments are evaluated is unspecified.) */
+        guint8 *copy = g_memdup2 (data, len);
 
         crypto_sign_detached (copy + f->signed_len, NULL, copy, f->signed_len, fixed_secret);
         return g_bytes_new_take (copy, len);

@@ -150,6 +150,68 @@ make_roster (const guint8 sid[SMMP_SID_BYTES], guint n, const char *const *names
                            FALSE);
 }
 
+/* Appends the corpus key's signature to @w's bytes; takes @w. */
+static GBytes *
+signed_frame (GByteArray *w)
+{
+  guint8 sig[SMMP_SIGNATURE_BYTES];
+
+  crypto_sign_detached (sig, NULL, w->data, w->len, sign_secret);
+  g_byte_array_append (w, sig, sizeof sig);
+  return g_byte_array_free_to_bytes (w);
+}
+
+static void
+put_random (GByteArray *w, gsize len)
+{
+  guint8 *buf = g_malloc (len);
+
+  randombytes_buf (buf, len);
+  g_byte_array_append (w, buf, (guint) len);
+  g_free (buf);
+}
+
+static GByteArray *
+header (SmmpFrameType type, const guint8 sid[SMMP_SID_BYTES])
+{
+  GByteArray *w = g_byte_array_new ();
+  const guint8 head[2] = { SMMP_PROTOCOL_VERSION, (guint8) type };
+
+  g_byte_array_append (w, head, 2);
+  g_byte_array_append (w, sid, SMMP_SID_BYTES);
+  return w;
+}
+
+/* DATA, RESYNC and PRIVATE frames are sealed by the ratchets under keys a
+ * decoder never sees: here their layouts, with random bytes where the
+ * ciphertexts go, signed with the corpus key. */
+static void
+write_conversation_frames (const char *dir, const guint8 sid[SMMP_SID_BYTES])
+{
+  static const guint8 numbers[] = { 0, 3, 0, 0, 0, 1, 0, 0, 0, 7 }; /* sender, n, gen, epoch */
+  static const guint8 private_numbers[] = { 2, 0 };                  /* sender, recipient */
+  static const guint8 counters[] = { 0, 0, 0, 4, 0, 0, 0, 9 };       /* pn, n */
+  GByteArray *w;
+
+  w = header (SMMP_FRAME_DATA, sid);
+  g_byte_array_append (w, numbers, sizeof numbers);
+  put_random (w, SMMP_NONCE_BYTES + 2 * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES);
+  put_random (w, SMMP_NONCE_BYTES + 128 + SMMP_AEAD_TAG_BYTES + SMMP_MAC_BYTES);
+  write_frame (dir, "data", signed_frame (w));
+
+  w = header (SMMP_FRAME_RESYNC, sid);
+  g_byte_array_append (w, numbers, sizeof numbers);
+  put_random (w, SMMP_NONCE_BYTES + SMMP_RESYNC_CT_BYTES);
+  write_frame (dir, "resync", signed_frame (w));
+
+  w = header (SMMP_FRAME_PRIVATE, sid);
+  g_byte_array_append (w, private_numbers, sizeof private_numbers);
+  put_random (w, SMMP_KEY_PUBLIC_BYTES);
+  g_byte_array_append (w, counters, sizeof counters);
+  put_random (w, SMMP_NONCE_BYTES + 64 + SMMP_AEAD_TAG_BYTES);
+  write_frame (dir, "private", signed_frame (w));
+}
+
 static void
 write_frames (const char *dir)
 {
@@ -202,6 +264,7 @@ write_frames (const char *dir)
   write_frame (dir, "confirm", smmp_frame_encode_confirm (sid, 0, mac, sign_secret));
   write_frame (dir, "abort", smmp_frame_encode_abort (sid, 1, SMMP_ERROR_REFUSED,
                                                       sign_secret));
+  write_conversation_frames (dir, sid);
 }
 
 /* ---- fuzz-ka inputs ---------------------------------------------------- */
