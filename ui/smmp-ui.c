@@ -7,7 +7,7 @@
 
 #include <util.h>
 
-static void
+static void G_GNUC_PRINTF (3, 0)
 write_line (PurpleConversation *conv, PurpleMessageFlags extra, const char *format,
             va_list args)
 {
