@@ -1,6 +1,7 @@
 /* smmp-armour.c: base64 armour with a readable hint. */
 #include "smmp-armour.h"
 #include "smmp-error.h"
+#include "smmp-bytes.h"
 #include "smmp-frame.h"
 
 #include <sodium.h>
@@ -88,15 +89,12 @@ smmp_armour_decode (const char *text, GError **error)
       return NULL;
     }
 
-  /* libsodium 1.0.18 decodes bytes >= 0x80 as if they were '/': the
-   * alphabet is checked here first. */
-  for (const char *p = b64; p < end; p++)
-    if (!g_ascii_isalnum (*p) && *p != '+' && *p != '/' && *p != '=')
-      {
-        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
-                             "armour is not valid base64");
-        return NULL;
-      }
+  if (!smmp_base64_alphabet_ok (b64, (gsize) (end - b64)))
+    {
+      g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_MALFORMED,
+                           "armour is not valid base64");
+      return NULL;
+    }
 
   /* Room for the two bytes base64 padding can add past the limit, so that
    * an oversized frame is named as such. */

@@ -1,6 +1,7 @@
 /* smmp-json.c: JSON helpers shared by the core's serialised forms. */
 #include "smmp-json.h"
 #include "smmp-error.h"
+#include "smmp-bytes.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -53,7 +54,8 @@ smmp_json_get_bytes (JsonObject *object, const char *name, guint8 *out, gsize le
   raw = sodium_malloc (len + 1);
   if (raw == NULL)
     g_error ("smmp: out of guarded memory");
-  ok = sodium_base642bin (raw, len + 1, text, strlen (text), NULL, &got, NULL,
+  ok = smmp_base64_alphabet_ok (text, strlen (text))
+       && sodium_base642bin (raw, len + 1, text, strlen (text), NULL, &got, NULL,
                           sodium_base64_VARIANT_ORIGINAL) == 0
        && got == len;
   if (ok)

@@ -154,6 +154,30 @@ test_json_hand_written (void)
   smmp_identity_free (a);
 }
 
+/* libsodium 1.0.18 reads bytes >= 0x80 as '/': a key whose first two
+ * base64 characters are replaced by the two bytes of "é" must not load. */
+static void
+test_json_rejects_non_ascii_base64 (void)
+{
+  g_autoptr (GError) error = NULL;
+  SmmpIdentity *a = smmp_identity_generate ();
+  char *json = smmp_identity_to_json (a);
+  g_autofree char *pub = NULL, *sec = NULL;
+  char *at;
+
+  json_key_texts (json, &pub, &sec);
+  at = strstr (json, pub);
+  g_assert_nonnull (at);
+  at[0] = (char) 0xc3;
+  at[1] = (char) 0xa9;
+  g_assert_null (smmp_identity_from_json (json, &error));
+  g_assert_error (error, SMMP_ERROR, SMMP_ERROR_STORAGE);
+  sodium_memzero (json, strlen (json));
+  sodium_memzero (sec, strlen (sec));
+  g_free (json);
+  smmp_identity_free (a);
+}
+
 static void
 test_json_rejects (void)
 {
@@ -536,6 +560,7 @@ main (int argc, char **argv)
   g_test_add_func ("/identity/json/round-trip", test_json_round_trip);
   g_test_add_func ("/identity/json/hand-written", test_json_hand_written);
   g_test_add_func ("/identity/json/rejects", test_json_rejects);
+  g_test_add_func ("/identity/json/rejects-non-ascii-base64", test_json_rejects_non_ascii_base64);
   g_test_add_func ("/identity/fingerprint/format", test_fingerprint_format);
   g_test_add_func ("/identity/fingerprint/definition", test_fingerprint_definition);
   g_test_add_func ("/identity/fingerprint/parse", test_fingerprint_parse);
