@@ -400,7 +400,7 @@ out:
  * case.  Only the key that changed enters: every earlier one is already
  * folded into RK by the steps before, so the cost does not grow with N. */
 static void
-ratchet_dh (const SmmpGroupState *state, guint sender, guint8 dh[32])
+ratchet_step_secret (const SmmpGroupState *state, guint sender, guint8 dh[32])
 {
   static const char label[] = "SMMPv1 ratchet step";
   const guint8 index = (guint8) sender;
@@ -429,9 +429,9 @@ smmp_ratchet_apply (SmmpGroupState *state, guint sender, const SmmpOpened *opene
   if (own != NULL)
     memcpy (s->r, own->ratchet_secret, SMMP_KEY_BYTES);
 
-  ratchet_dh (state, sender, dh);
+  ratchet_step_secret (state, sender, dh);
 
-  /* VIII.6: RK = hash(RK || ECDH(...)), HK = NHK, NHK and mk from RK. */
+  /* VIII.6: RK = hash(RK || step secret), HK = NHK, NHK and mk from RK. */
   smmp_hash_init (&hash, "SMMPv1 root key step");
   smmp_hash_update (&hash, s->rk, SMMP_KEY_BYTES);
   smmp_hash_update (&hash, dh, sizeof dh);
@@ -541,8 +541,8 @@ smmp_ratchet_apply_resync (SmmpGroupState *state, guint sender, const guint8 *v_
   memcpy (s->r, s->r_init, SMMP_KEY_BYTES);
   memset (state->conv_digest, 0, SMMP_HASH_BYTES);
 
-  /* X.A.1.4: RK = hash(v || ECDH(v, ...)), the ratchet input of R3. */
-  ratchet_dh (state, sender, dh);
+  /* X.A.1.4: RK = hash(v || step secret of R_new) (R3). */
+  ratchet_step_secret (state, sender, dh);
   smmp_hash_init (&hash, "SMMPv1 resync root key");
   smmp_hash_update (&hash, s->v, SMMP_KEY_BYTES);
   smmp_hash_update (&hash, dh, sizeof dh);
