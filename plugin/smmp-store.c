@@ -206,14 +206,25 @@ load_peers (SmmpStore *store, const char *account)
   return json_object_new ();
 }
 
+/* Writes the object built in @b to @path (0600, atomic replace). */
+static gboolean
+write_built (const char *path, JsonBuilder *b, gboolean pretty, GError **error)
+{
+  g_autoptr (JsonGenerator) gen = json_generator_new ();
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (gen, root);
+  json_generator_set_pretty (gen, pretty);
+  text = json_generator_to_data (gen, NULL);
+  return smmp_store_write_file (path, text, strlen (text), error);
+}
+
 static gboolean
 save_peers (SmmpStore *store, const char *account, JsonObject *peers, GError **error)
 {
   g_autofree char *path = trust_path (store, account);
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "type");
@@ -223,11 +234,7 @@ save_peers (SmmpStore *store, const char *account, JsonObject *peers, GError **e
   json_builder_set_member_name (b, "peers");
   json_builder_add_value (b, json_node_init_object (json_node_alloc (), peers));
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  text = json_generator_to_data (gen, NULL);
-  return smmp_store_write_file (path, text, strlen (text), error);
+  return write_built (path, b, TRUE, error);
 }
 
 static gboolean
@@ -398,9 +405,6 @@ smmp_store_save_notes (SmmpStore *store, const char *account, const char *room,
 {
   g_autofree char *path = notes_path (store, account, room);
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
-  g_autofree char *text = NULL;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "type");
@@ -410,10 +414,7 @@ smmp_store_save_notes (SmmpStore *store, const char *account, const char *room,
   json_builder_set_member_name (b, "up_since");
   json_builder_add_int_value (b, up_since);
   json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  text = json_generator_to_data (gen, NULL);
-  return smmp_store_write_file (path, text, strlen (text), error);
+  return write_built (path, b, FALSE, error);
 }
 
 gboolean
