@@ -42,15 +42,13 @@ join_handles (SmmpRoom *room, GPtrArray *handles)
 
 /* ---- trust ---------------------------------------------------------------- */
 
-/* Who a member is for the trust store: the real bare JID when the room
- * shows it (the same person in every room), else room and nickname. */
-char *
-smmp_room_peer_id (SmmpRoom *room, const char *handle)
+/* The occupant's real bare JID when the room shows it, else NULL. */
+static char *
+real_bare_jid (SmmpRoom *room, const char *nick)
 {
   PurpleConnection *gc = purple_account_get_connection (room->account);
-  const char *nick = smmp_room_handle_to_nick (room, handle);
   PurplePluginProtocolInfo *info;
-  char *real = NULL;
+  g_autofree char *real = NULL;
 
   if (gc != NULL && room->conv != NULL && room->in_room)
     {
@@ -59,15 +57,29 @@ smmp_room_peer_id (SmmpRoom *room, const char *handle)
         real = info->get_cb_real_name (gc, purple_conv_chat_get_id (PURPLE_CONV_CHAT (room->conv)),
                                        nick);
     }
-  if (real != NULL && strchr (real, '@') != NULL)
-    {
-      g_autofree char *bare = smmp_bare_jid (real);
+  return real != NULL && strchr (real, '@') != NULL ? smmp_bare_jid (real) : NULL;
+}
 
-      g_free (real);
-      return g_strconcat ("jid:", bare, NULL);
-    }
-  g_free (real);
+/* Who a member is for the trust store: the real bare JID when the room
+ * shows it (the same person in every room), else room and nickname. */
+char *
+smmp_room_peer_id (SmmpRoom *room, const char *handle)
+{
+  g_autofree char *bare = real_bare_jid (room, smmp_room_handle_to_nick (room, handle));
+
+  if (bare != NULL)
+    return g_strconcat ("jid:", bare, NULL);
   return g_strconcat ("nick:", room->name, "/", handle, NULL);
+}
+
+char *
+smmp_room_describe_occupant (SmmpRoom *room, const char *nick)
+{
+  g_autofree char *bare = nick != NULL ? real_bare_jid (room, nick) : NULL;
+
+  if (nick == NULL)
+    return g_strdup ("(unknown)");
+  return bare != NULL ? g_strdup_printf ("%s (%s)", nick, bare) : g_strdup (nick);
 }
 
 static void
@@ -119,11 +131,13 @@ check_members (SmmpRoom *room, const SmmpGroupState *state)
 void
 smmp_room_tell_rejection (SmmpRoom *room, const char *nick, int code, char *message)
 {
-  char *key = g_strdup_printf ("%s\n%d", nick != NULL ? nick : "", code);
+  char *key = g_strdup_printf ("%s\n%d\n%s", nick != NULL ? nick : "", code, message);
 
   /* A stream of frames of another session (a member who came back with
    * an old state) would fill the window: the first says it, the rest are
-   * counted in the debug log. */
+   * counted in the debug log.  Only the same notice is held back: a
+   * different attack from the same sender, even with the same code, is
+   * news to the user. */
   if (g_hash_table_contains (room->told, key))
     {
       purple_debug_info ("smmp", "%s: %s\n", room->name, message);
@@ -217,11 +231,11 @@ smmp_room_on_event (SmmpDriver *driver, const SmmpEvent *event, gpointer user_da
       show_failed (room, event);
       break;
     case SMMP_EVENT_FRAME_REJECTED:
+      list = smmp_room_describe_occupant (room, smmp_room_handle_to_nick (room, event->handle));
       smmp_room_tell_rejection (room, smmp_room_handle_to_nick (room, event->handle),
                                 event->code,
                                 g_strdup_printf ("refused an encrypted message from %s: %s",
-                                                 smmp_room_handle_to_nick (room, event->handle),
-                                                 event->message));
+                                                 list, event->message));
       break;
     case SMMP_EVENT_MESSAGE:
       smmp_ui_show_message (room->conv, smmp_room_handle_to_nick (room, event->handle),

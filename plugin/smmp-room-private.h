@@ -50,7 +50,7 @@ struct _SmmpRoom {
   guint8 auto_sid[16];         /* the session when it was scheduled */
   gboolean auto_had_session;
 
-  GHashTable *told;            /* "sender\ncode" rejections already shown */
+  GHashTable *told;            /* "sender\ncode\nmessage" rejections shown */
   gboolean told_outsider;
   gboolean told_save_failed;
   GSList *held_invites;        /* of SmmpHeldInvite* */
@@ -72,6 +72,10 @@ void smmp_room_config (SmmpDriverConfig *config);
 /* The trust store's name for a member: "jid:<real bare JID>" when the room
  * shows it, else "nick:<room>/<handle>".  g_free. */
 char *smmp_room_peer_id (SmmpRoom *room, const char *handle);
+/* How a notice names an occupant: "nick (bare JID)" when the room shows
+ * the real JID, since anyone may take a nickname its owner left; else the
+ * nickname.  g_free. */
+char *smmp_room_describe_occupant (SmmpRoom *room, const char *nick);
 
 /* Makes the driver: the saved session restored, or (if @fresh_ok) a new
  * one.  Dispatches what a restore queued. */

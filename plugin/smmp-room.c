@@ -550,11 +550,15 @@ decode_or_tell (SmmpRoom *room, const char *nick, const char *text)
 {
   g_autoptr (GError) error = NULL;
   GBytes *frame = smmp_armour_decode (text, &error);
+  g_autofree char *who = NULL;
 
   if (frame == NULL)
-    smmp_room_tell_rejection (room, nick, error->code,
-                              g_strdup_printf ("an unreadable encrypted message from %s was "
-                                               "dropped: %s", nick, error->message));
+    {
+      who = smmp_room_describe_occupant (room, nick);
+      smmp_room_tell_rejection (room, nick, error->code,
+                                g_strdup_printf ("an unreadable encrypted message from %s was "
+                                                 "dropped: %s", who, error->message));
+    }
   return frame;
 }
 

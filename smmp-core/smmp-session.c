@@ -603,8 +603,11 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
           return TRUE;
         }
       /* An overtaken frame is normal; one already applied, sent again, is
-       * a replay, and the user is told. */
-      if (was_applied (session, frame))
+       * a replay, and the user is told.  Not when it comes from the
+       * archive: a catch-up reads back from before the point where this
+       * member stopped (6.11), so it meets frames it applied, and nobody
+       * sent them again. */
+      if (live && was_applied (session, frame))
         reject (session, sender, SMMP_ERROR_REPLAYED,
                 "%s frame from %s was applied already: a replay, ignored",
                 smmp_frame_type_name (frame->type), session->state->members[frame->sender].handle);
@@ -693,6 +696,8 @@ smmp_session_receive (SmmpSession *session, const char *sender_handle, GBytes *f
   gsize len = 0;
   const guint8 *data = g_bytes_get_data (frame, &len);
   const char *sender = sender_handle != NULL ? sender_handle : "(unknown)";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmmpFrame) decoded = NULL;
   gboolean changed;
 
   if (len >= 2 && (data[1] == SMMP_FRAME_DATA || data[1] == SMMP_FRAME_RESYNC))
@@ -701,6 +706,16 @@ smmp_session_receive (SmmpSession *session, const char *sender_handle, GBytes *f
     {
       reject (session, sender, SMMP_ERROR_UNEXPECTED,
               "one-on-one frame from %s was sent to the whole room", sender);
+      return FALSE;
+    }
+  /* Bytes that are no frame at all are reported here, in every phase: a
+   * finished agreement ignores what it is given (5.17, step 0), and
+   * garbage in the room must not pass unnoticed (6.8). */
+  decoded = smmp_frame_decode_bytes (frame, &error);
+  if (decoded == NULL)
+    {
+      reject (session, sender, error->code, "frame from %s refused: %s", sender,
+              error->message);
       return FALSE;
     }
   if (len >= 2 && data[1] == SMMP_FRAME_INVITE)

@@ -562,6 +562,103 @@ test_tampered_frames_refused (void)
     }
 }
 
+/* Bytes that are no frame, posted after the agreement is done: each member
+ * reports each of them (6.8), and nothing changes. */
+static void
+test_garbage_after_agreement_reported (void)
+{
+  /* An unknown type, a KEY cut short, an unknown version. */
+  static const guint8 heads[][2] = { { 0x01, 0x5c }, { 0x01, 0x05 }, { 0x02, 0x05 } };
+  SimRoom *room = sim_room_new_up (3, 77);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint k = 0; k < G_N_ELEMENTS (heads); k++)
+    {
+      guint8 junk[120];
+      g_autoptr (GBytes) frame = NULL;
+
+      for (guint i = 0; i < sizeof junk; i++)
+        junk[i] = (guint8) g_rand_int (sim_room_rand (room));
+      memcpy (junk, heads[k], 2);
+      frame = g_bytes_new (junk, sizeof junk);
+      sim_room_append (room, 2, frame, NULL);
+    }
+  submit (room, submitted, 1, "still here");
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
+                                           SMMP_ERROR_MALFORMED), ==, 2 * 3);
+  g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
+                                           SMMP_ERROR_VERSION), ==, 3);
+  sim_room_free (room);
+}
+
+/* Every frame posted, in the room's order, as an archive would hold it. */
+static void
+keep_posted (SimRoom *room, guint sender, GBytes *frame, gpointer data)
+{
+  g_ptr_array_add (data, g_bytes_ref (frame));
+  sim_room_append (room, sender, frame, NULL);
+}
+
+/* Counts and frees what the member reported: rejections with @code. */
+static guint
+drain_rejections (SimMember *m, SmmpErrorCode code, guint *caught_up)
+{
+  SmmpEvent *event;
+  guint n = 0;
+
+  while ((event = smmp_session_pop_event (m->session)) != NULL)
+    {
+      if (event->type == SMMP_EVENT_FRAME_REJECTED)
+        {
+          g_assert_cmpint (event->code, ==, code);
+          n++;
+        }
+      if (event->type == SMMP_EVENT_CATCHUP_DONE && caught_up != NULL)
+        {
+          g_assert_cmpint (event->code, ==, 0);
+          (*caught_up)++;
+        }
+      smmp_event_free (event);
+    }
+  return n;
+}
+
+/* A catch-up reads the archive from before the point where the member
+ * stopped (6.11): frames it applied come again and are ignored without a
+ * report, since nobody sent them again.  The same frame live is a replay. */
+static void
+test_archive_rereads_applied_quietly (void)
+{
+  SimRoom *room = sim_room_new_up (3, 83);
+  g_autoptr (GPtrArray) posted = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+  SimMember *m = sim_room_member (room, 0);
+  const char *sender = sim_room_member (room, 1)->handle;
+  guint caught_up = 0;
+
+  sim_room_set_post_hook (room, keep_posted, posted);
+  submit (room, submitted, 1, "one");
+  submit (room, submitted, 2, "two");
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  g_assert_cmpuint (posted->len, >=, 2);
+  drain_rejections (m, 0, NULL);
+
+  smmp_session_report_gap (m->session);
+  for (guint i = 0; i < posted->len; i++)
+    smmp_session_receive_archived (m->session, sender, g_ptr_array_index (posted, i));
+  smmp_session_catch_up_done (m->session, TRUE);
+  g_assert_cmpuint (drain_rejections (m, 0, &caught_up), ==, 0);
+  g_assert_cmpuint (caught_up, ==, 1);
+
+  /* The last frame posted was applied by everyone. */
+  smmp_session_receive (m->session, sender, g_ptr_array_index (posted, posted->len - 1));
+  g_assert_cmpuint (drain_rejections (m, SMMP_ERROR_REPLAYED, NULL), ==, 1);
+  sim_room_free (room);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -574,9 +671,11 @@ main (int argc, char **argv)
   g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  g_test_add_func ("/session/garbage-after-agreement", test_garbage_after_agreement_reported);
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
   g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);
+  g_test_add_func ("/session/archive-rereads-applied", test_archive_rereads_applied_quietly);
   g_test_add_func ("/session/membership/remove-and-add", test_remove_and_add);
   g_test_add_func ("/session/membership/typed-during-rekey", test_text_typed_during_rekey_is_kept);
   g_test_add_func ("/session/membership/periodic-rekey", test_periodic_rekey_due);
