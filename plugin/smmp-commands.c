@@ -1,11 +1,13 @@
 /* smmp-commands.c: /smmp in a chat of the XMPP protocol: parses the one
  * argument string and calls the room (smmp-room.h).  Pidgin hands it HTML,
- * Finch the raw line: both are reduced to plain text first. */
+ * which is reduced to plain text first; Finch hands it the line as typed,
+ * which is plain text already. */
 #include "smmp-commands.h"
 
 #include <string.h>
 
 #include <cmds.h>
+#include <core.h>
 
 #include "smmp-room.h"
 #include "smmp-ui.h"
@@ -188,11 +190,23 @@ do_help (SmmpRoom *room, GPtrArray *words, const char *rest, GError **error)
   return TRUE;
 }
 
+/* The arguments as the user typed them.  Finch gives libpurple the typed
+ * line as the command's markup, so decoding it would eat what looks like
+ * a tag or an entity ("<b>", "&amp;") although Finch sends the same text
+ * as a message literally. */
+static char *
+typed_text (const char *markup)
+{
+  if (g_strcmp0 (purple_core_get_ui (), "gnt-purple") == 0)
+    return g_strdup (markup != NULL ? markup : "");
+  return smmp_ui_markup_to_text (markup);
+}
+
 static PurpleCmdRet
 on_smmp (PurpleConversation *conv, const gchar *cmd, gchar **args, gchar **error_out,
          void *data)
 {
-  g_autofree char *line = smmp_ui_markup_to_text (args != NULL ? args[0] : NULL);
+  g_autofree char *line = typed_text (args != NULL ? args[0] : NULL);
   g_autoptr (GPtrArray) words = NULL;
   g_autoptr (GError) error = NULL;
   const char *rest = "";
