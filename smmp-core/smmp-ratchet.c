@@ -162,13 +162,18 @@ next_digest (const SmmpGroupState *state, guint sender, guint32 generation,
   smmp_hash_final (&hash, out);
 }
 
-/* R4: mask_i = H(label, ECDH(r_j, R_i) || conv_digest'), from either side. */
+/* R4: mask_i = BLAKE2b-256 personalised "SMMPv1 mask" of ECDH(r_j, R_i) ||
+ * conv_digest', from either side (docs/PROTOCOL.md 6.6).  A sender takes
+ * N - 1 of these per message: the 64-byte input fits one BLAKE2b block, so
+ * the hash costs one compression, where a labelled SHA-256 of it took two
+ * (a third of the cost, about 0.01 of an X25519 less per recipient). */
 static gboolean
 header_mask (const guint8 *own_secret, const guint8 *peer_public,
              const guint8 digest[SMMP_HASH_BYTES], guint8 mask[SMMP_KEY_PUBLIC_BYTES])
 {
+  static const guint8 personal[crypto_generichash_blake2b_PERSONALBYTES] = "SMMPv1 mask";
+  crypto_generichash_blake2b_state hash;
   guint8 dh[32];
-  SmmpHash hash;
   gboolean ok = crypto_scalarmult (dh, own_secret, peer_public) == 0;
 
   /* A low-order point gives zeros, explicitly: every member computes the
@@ -176,10 +181,12 @@ header_mask (const guint8 *own_secret, const guint8 *peer_public,
   if (!ok)
     sodium_memzero (dh, sizeof dh);
 
-  smmp_hash_init (&hash, "SMMPv1 mask");
-  smmp_hash_update (&hash, dh, sizeof dh);
-  smmp_hash_update (&hash, digest, SMMP_HASH_BYTES);
-  smmp_hash_final (&hash, mask);
+  crypto_generichash_blake2b_init_salt_personal (&hash, NULL, 0, SMMP_KEY_PUBLIC_BYTES,
+                                                 NULL, personal);
+  crypto_generichash_blake2b_update (&hash, dh, sizeof dh);
+  crypto_generichash_blake2b_update (&hash, digest, SMMP_HASH_BYTES);
+  crypto_generichash_blake2b_final (&hash, mask, SMMP_KEY_PUBLIC_BYTES);
+  sodium_memzero (&hash, sizeof hash);
   sodium_memzero (dh, sizeof dh);
   return ok;
 }
