@@ -166,6 +166,7 @@ show_up (SmmpRoom *room, const SmmpEvent *event)
     g_hash_table_insert (room->aliases, g_strdup (smmp_room_own_nick (room)),
                          g_strdup (room->self_handle));
   g_hash_table_remove_all (room->told);
+  room->left_out = FALSE;
   smmp_store_save_notes (smmp_room_store, room->owner, room->name, room->self_handle,
                          smmp_driver_get_up_since (room->driver), NULL);
   smmp_ui_notice (room->conv, "encrypted session up with %s. Verification code: %s "
@@ -407,6 +408,12 @@ smmp_room_schedule_rekey (SmmpRoom *room, const char *why)
   if (room->driver == NULL
       || (state = smmp_session_get_state (smmp_driver_get_session (room->driver))) == NULL)
     return;
+  if (room->left_out)
+    {
+      purple_debug_info ("smmp", "%s: %s; the others re-key without us: no re-key\n",
+                         room->name, why);
+      return;
+    }
   /* The member of lowest index among those still here starts; everyone
    * computes the same from the same roster and occupant list. */
   for (guint i = 0; i < smmp_group_state_get_size (state) && first == G_MAXUINT; i++)

@@ -52,6 +52,7 @@ struct _SmmpRoom {
 
   GHashTable *told;            /* "sender\ncode\nmessage" rejections shown */
   gboolean told_outsider;
+  gboolean left_out;            /* a member invited others without us */
   gboolean told_save_failed;
   GSList *held_invites;        /* of SmmpHeldInvite* */
 };

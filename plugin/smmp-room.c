@@ -562,6 +562,29 @@ decode_or_tell (SmmpRoom *room, const char *nick, const char *text)
   return frame;
 }
 
+/* An invitation from another member of our session that does not name
+ * us: the others re-key without us (a /smmp remove, or we left and came
+ * back).  No automatic re-key of ours may follow: it would invite them
+ * into a session with us again, undoing the removal. */
+static void
+note_left_out (SmmpRoom *room, const char *nick, GBytes *frame)
+{
+  const char *handle = smmp_room_nick_to_handle (room, nick);
+  const char *own = smmp_room_own_nick (room);
+  g_autoptr (SmmpFrame) decoded = NULL;
+
+  if (room->driver == NULL || g_strcmp0 (handle, room->self_handle) == 0
+      || smmp_room_member_index (room, handle) < 0)
+    return;
+  decoded = smmp_frame_decode_bytes (frame, NULL);
+  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE)
+    return;
+  for (guint i = 1; i < decoded->handles->len; i++)
+    if (g_strcmp0 (g_ptr_array_index (decoded->handles, i), own) == 0)
+      return;
+  room->left_out = TRUE;
+}
+
 gboolean
 smmp_room_incoming (SmmpRoom *room, const char *nick, const char *markup, gboolean delayed,
                     char **rewrite)
@@ -586,6 +609,7 @@ smmp_room_incoming (SmmpRoom *room, const char *nick, const char *markup, gboole
   frame = decode_or_tell (room, nick, text);
   if (frame == NULL)
     return TRUE;
+  note_left_out (room, nick, frame);
   if (room->driver == NULL && !smmp_room_adopt_frame (room, nick, frame))
     return TRUE;
   room->last_frame_us = g_get_real_time ();
