@@ -142,6 +142,7 @@ smmp_room_end (SmmpRoom *room)
 
   if (room->driver != NULL)
     queued = smmp_session_get_queued (smmp_driver_get_session (room->driver));
+  smmp_room_return_clear (room);
   if (room->mam != NULL)
     smmp_mam_cancel (room->mam);
   room->mam = NULL;

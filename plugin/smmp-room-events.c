@@ -166,7 +166,6 @@ show_up (SmmpRoom *room, const SmmpEvent *event)
     g_hash_table_insert (room->aliases, g_strdup (smmp_room_own_nick (room)),
                          g_strdup (room->self_handle));
   g_hash_table_remove_all (room->told);
-  room->left_out = FALSE;
   smmp_store_save_notes (smmp_room_store, room->owner, room->name, room->self_handle,
                          smmp_driver_get_up_since (room->driver), NULL);
   smmp_ui_notice (room->conv, "encrypted session up with %s. Verification code: %s "
@@ -174,6 +173,7 @@ show_up (SmmpRoom *room, const SmmpEvent *event)
                   members, code != NULL ? code : "?");
   if (state != NULL)
     check_members (room, state);
+  smmp_room_return_clear (room);
 }
 
 static void
@@ -293,6 +293,7 @@ on_archived (const char *nick, const char *body, time_t stamp, gpointer user_dat
   if (room->driver == NULL || !smmp_armour_detect (body)
       || (frame = smmp_armour_decode (body, NULL)) == NULL)
     return;
+  smmp_room_check_exclusion (room, nick, frame, stamp);
   room->archive_fed++;
   room->feed_time = stamp;
   room->feed_delayed = TRUE;
@@ -312,6 +313,7 @@ on_archive_done (gboolean ok, gboolean complete, gpointer user_data)
                      complete ? "complete" : "incomplete");
   if (room->driver != NULL)
     smmp_driver_catch_up_done (room->driver, ok && complete);
+  smmp_room_return_if_left (room);
 }
 
 void
@@ -333,7 +335,10 @@ smmp_room_start_catch_up (SmmpRoom *room)
   room->mam = smmp_mam_query (gc, room->name, since > ARCHIVE_MARGIN_S ? since - ARCHIVE_MARGIN_S : 0,
                               ARCHIVE_TIMEOUT_MS, on_archived, on_archive_done, room);
   if (room->mam == NULL)
-    smmp_driver_catch_up_done (room->driver, FALSE);
+    {
+      smmp_driver_catch_up_done (room->driver, FALSE);
+      smmp_room_return_if_left (room);
+    }
   else
     smmp_ui_notice (room->conv, "catching up from the room's archive");
 }

@@ -52,7 +52,12 @@ struct _SmmpRoom {
 
   GHashTable *told;            /* "sender\ncode\nmessage" rejections shown */
   gboolean told_outsider;
-  gboolean left_out;            /* a member invited others without us */
+  /* re-keyed without us (smmp-room-return.c) */
+  gboolean left_out;           /* removed while here: no automatic re-key */
+  gboolean returning;          /* asking to be let back in */
+  gint64 rejoined_us;          /* monotonic time we came back with a session */
+  GPtrArray *replaced_by;      /* handles of the session that replaced ours
+                                * while we were away; NULL if none */
   gboolean told_save_failed;
   GSList *held_invites;        /* of SmmpHeldInvite* */
 };
@@ -77,6 +82,21 @@ char *smmp_room_peer_id (SmmpRoom *room, const char *handle);
  * the real JID, since anyone may take a nickname its owner left; else the
  * nickname.  g_free. */
 char *smmp_room_describe_occupant (SmmpRoom *room, const char *nick);
+
+/* smmp-room-return.c.  We are back in the room with a session. */
+void smmp_room_mark_rejoined (SmmpRoom *room);
+/* Looks at a frame from @nick, live (@archived_at 0) or from the archive:
+ * an invitation from a member of our session without us means we were
+ * removed, or re-keyed out while away. */
+void smmp_room_check_exclusion (SmmpRoom *room, const char *nick, GBytes *frame,
+                                time_t archived_at);
+/* Re-keyed out while away: asks the new session's members present to let
+ * us back in (a key agreement with them). */
+void smmp_room_return_if_left (SmmpRoom *room);
+/* After a text was queued: says it is held, if we were removed. */
+void smmp_room_tell_held (SmmpRoom *room);
+/* Forgets all of it (a session is up, the room ends or goes away). */
+void smmp_room_return_clear (SmmpRoom *room);
 
 /* Makes the driver: the saved session restored, or (if @fresh_ok) a new
  * one.  Dispatches what a restore queued. */

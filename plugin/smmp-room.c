@@ -190,6 +190,7 @@ room_free (SmmpRoom *room)
   purple_request_close_with_handle (room);
   clear_timer (&room->join_idle);
   drop_driver (room);
+  smmp_room_return_clear (room);
   g_slist_free_full (room->held_invites, (GDestroyNotify) smmp_held_invite_free);
   g_hash_table_destroy (room->aliases);
   g_hash_table_destroy (room->told);
@@ -386,14 +387,15 @@ on_join_idle (gpointer data)
     {
       /* Back after an absence: whatever passed meanwhile is in the
        * archive. */
+      smmp_room_mark_rejoined (room);
       if (room->catch_up_pending)
         smmp_room_start_catch_up (room);
       else if (room->away_with_session)
         smmp_driver_report_gap (room->driver);
       room->away_with_session = FALSE;
     }
-  else if (smmp_room_has_saved_session (room))
-    smmp_room_ensure_driver (room, FALSE, NULL);
+  else if (smmp_room_has_saved_session (room) && smmp_room_ensure_driver (room, FALSE, NULL))
+    smmp_room_mark_rejoined (room);
   return G_SOURCE_REMOVE;
 }
 
@@ -541,6 +543,8 @@ smmp_room_outgoing (SmmpRoom *room, const char *markup)
   else if (!smmp_session_is_up (session))
     smmp_ui_notice (room->conv, "your message waits for the encrypted session (%u queued)",
                     smmp_session_get_queued (session));
+  else
+    smmp_room_tell_held (room);
   sodium_memzero (text, strlen (text));
   return TRUE;
 }
@@ -560,29 +564,6 @@ decode_or_tell (SmmpRoom *room, const char *nick, const char *text)
                                                  "dropped: %s", who, error->message));
     }
   return frame;
-}
-
-/* An invitation from another member of our session that does not name
- * us: the others re-key without us (a /smmp remove, or we left and came
- * back).  No automatic re-key of ours may follow: it would invite them
- * into a session with us again, undoing the removal. */
-static void
-note_left_out (SmmpRoom *room, const char *nick, GBytes *frame)
-{
-  const char *handle = smmp_room_nick_to_handle (room, nick);
-  const char *own = smmp_room_own_nick (room);
-  g_autoptr (SmmpFrame) decoded = NULL;
-
-  if (room->driver == NULL || g_strcmp0 (handle, room->self_handle) == 0
-      || smmp_room_member_index (room, handle) < 0)
-    return;
-  decoded = smmp_frame_decode_bytes (frame, NULL);
-  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE)
-    return;
-  for (guint i = 1; i < decoded->handles->len; i++)
-    if (g_strcmp0 (g_ptr_array_index (decoded->handles, i), own) == 0)
-      return;
-  room->left_out = TRUE;
 }
 
 gboolean
@@ -609,7 +590,7 @@ smmp_room_incoming (SmmpRoom *room, const char *nick, const char *markup, gboole
   frame = decode_or_tell (room, nick, text);
   if (frame == NULL)
     return TRUE;
-  note_left_out (room, nick, frame);
+  smmp_room_check_exclusion (room, nick, frame, 0);
   if (room->driver == NULL && !smmp_room_adopt_frame (room, nick, frame))
     return TRUE;
   room->last_frame_us = g_get_real_time ();

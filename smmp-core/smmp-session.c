@@ -39,6 +39,7 @@ struct _SmmpSession {
   gboolean catching_up;
   gboolean ahead_overflowed; /* frames were dropped from @ahead */
   gboolean rekey_requested;
+  gboolean replaced;        /* the others re-keyed without us: seal nothing */
   gboolean own_invite_seen; /* our invitation came back from the room */
   gboolean resync_asked;    /* RESYNC_NEEDED reported, no resync sent since */
   guint applied;            /* data frames applied since the session came up */
@@ -187,7 +188,8 @@ flush (SmmpSession *session)
   /* While keys are out of step nothing is sealed: it would be lost. */
   if (session->state == NULL || session->in_flight != NULL
       || session->catching_up || session->state->resync_required
-      || session->rekey_requested || g_queue_is_empty (&session->outgoing))
+      || session->rekey_requested || session->replaced
+      || g_queue_is_empty (&session->outgoing))
     return;
   next = g_queue_pop_head (&session->outgoing);
   session->in_flight = smmp_ratchet_seal_with_id (session->state, next->text, next->id,
@@ -284,6 +286,7 @@ drain_ka (SmmpSession *session)
           g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
           session->catching_up = FALSE;
           session->rekey_requested = FALSE;
+          session->replaced = FALSE;
           session->resync_asked = FALSE;
         }
       else if (event->type == SMMP_EVENT_SESSION_FAILED && session->rekey_requested)
@@ -298,6 +301,15 @@ drain_ka (SmmpSession *session)
       g_queue_push_tail (&session->events, event);
     }
   flush (session);
+}
+
+void
+smmp_session_mark_replaced (SmmpSession *session)
+{
+  if (session->state == NULL)
+    return;
+  session->replaced = TRUE;
+  requeue_in_flight (session);
 }
 
 gboolean
@@ -465,6 +477,8 @@ apply_data (SmmpSession *session, SmmpFrame *frame)
 
   if (s == state->self)
     {
+      if (session->in_flight == NULL && session->replaced)
+        return FALSE; /* sealed before we knew; it goes out again (mark_replaced) */
       if (session->in_flight == NULL || !g_bytes_equal (frame->bytes, session->in_flight->frame))
         {
           reject (session, state->members[s].handle, SMMP_ERROR_REPLAYED,

@@ -29,6 +29,14 @@ SmmpSession *smmp_session_new (const SmmpIdentity *identity, const char *self_ha
 void smmp_session_free (SmmpSession *session);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpSession, smmp_session_free)
 
+/* The others re-keyed without this member (the caller saw an invitation
+ * that leaves it out, 6.8): nothing more is sealed under the confirmed
+ * session, which nobody else reads now.  Texts wait for the next session
+ * this member is in; the one in flight goes back to the head of the
+ * queue, to be sealed again there (its message id keeps it from showing
+ * twice).  Not saved: after a restore the caller finds out again. */
+void smmp_session_mark_replaced (SmmpSession *session);
+
 /* Invites @invited to a new key agreement (a first session, or a re-key:
  * the confirmed session, if any, serves until the new one is up). */
 gboolean smmp_session_start (SmmpSession *session, const char *const *invited,

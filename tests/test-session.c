@@ -659,6 +659,30 @@ test_archive_rereads_applied_quietly (void)
   sim_room_free (room);
 }
 
+/* A member that learns the others re-keyed without it seals nothing more
+ * under the dead session; what it types waits and goes out, once, in the
+ * next session it is in. */
+static void
+test_replaced_member_holds_texts (void)
+{
+  SimRoom *room = sim_room_new_up (3, 91);
+  SimMember *m = sim_room_member (room, 2);
+  g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+
+  smmp_session_mark_replaced (m->session);
+  submit (room, submitted, 2, "typed while out");
+  sim_room_run (room);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (sim_room_member (room, i)->delivered->len, ==, 0);
+  g_assert_cmpuint (smmp_session_get_queued (m->session), ==, 1);
+
+  g_assert_true (sim_room_start_ka (room, 2, NULL));
+  sim_room_run (room);
+  assert_all_delivered (room, submitted);
+  g_assert_cmpuint (smmp_session_get_queued (m->session), ==, 0);
+  sim_room_free (room);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -672,6 +696,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
   g_test_add_func ("/session/garbage-after-agreement", test_garbage_after_agreement_reported);
+  g_test_add_func ("/session/replaced-member-holds-texts", test_replaced_member_holds_texts);
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
   g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);

@@ -136,33 +136,45 @@ def main():
                 assert code in status, (x.name, code, status)
             tap.diag('alice: %s' % secured.status(c('alice'), ROOM)[1].replace('\n', ' | '))
 
-        def erin_reads_nothing():
+        def erin_comes_back():
             stay = group(['alice', 'bob', 'carol', 'dave'])
+            everyone = group(FIRST)
             erin = c('erin')
             hidden = talk(group(['alice', 'carol']), stay, 'after erin left')
-            # Back in the room with the old session in memory: the room
-            # replays its history, her plugin catches up from the archive.
+            # Back in the room with the old session in memory: her plugin
+            # catches up from the archive, finds the session that replaced
+            # hers and asks its members to let her back in.
             since = erin.mark()
             others = secured.marks(stay)
             erin.join(ROOM)
             erin.wait_write(text=lambda p: p.startswith(secured.CAUGHT_UP), flags=['system'],
                             since=since, timeout=SLOW)
-            for x in stay:
-                x.wait_write(text=lambda p: p.startswith('SMMP: erin joined and is not in the '
-                                                         'encrypted session'),
-                             flags=['system'], since=others[x.name])
-            hidden += talk(group(['dave']), stay, 'while erin is back outside')
-            barrier(stay + [erin])
+            # Typed at once: it waits for the session and is not lost.
+            early = say(erin, 'typed as soon as erin is back')
+            erin.wait_write(text=lambda p: p.startswith(
+                'SMMP: the others re-keyed without you while you were away: asking '),
+                flags=['system'], since=since, timeout=SLOW)
+            secured.wait_up(everyone, dict(others, erin=since), FIRST, timeout=SLOW)
+            for x in everyone:
+                x.wait_write(text=early, who='erin', since=since if x is erin
+                             else others[x.name], timeout=SLOW)
+            barrier(everyone)
+            secured.assert_decrypted_once(everyone, ROOM, [('erin', early)],
+                                          dict(others, erin=since))
+            after = talk(group(['bob']), everyone, 'erin is back')
             secured.assert_never_shown(erin, hidden)
             # She did read what was said before she left, once.
-            for t in st['erin_read']:
+            for t in st['erin_read'] + after:
                 assert secured.shown(erin, ROOM, t) == 1, (t, erin.writes())
             st['hidden_from'] = {'erin': hidden}
             lines = [e['plain'] for e in erin.writes(since=since) if 'system' in e['flags']
                      and e['plain'].startswith('SMMP: ')]
             tap.diag('erin, back: %s' % ' | '.join(lines))
+            # And away for good: the others re-key without her again.
+            others = secured.marks(stay)
             erin.leave(ROOM)
             erin.wait_event('left', room=ROOM)
+            secured.wait_up(stay, others, ['alice', 'bob', 'carol', 'dave'], timeout=SLOW)
 
         def frank_added():
             members = ['alice', 'bob', 'carol', 'dave']
@@ -207,6 +219,7 @@ def main():
                 os.path.relpath(p, carol.purple_dir) for p in sorted(saved)))
             # Again, with the same user dir.
             since = secured.marks(stay)
+            st['stay_since'] = since
             carol.start()
             carol.wait_signed_on()
             csince = carol.mark()
@@ -229,13 +242,14 @@ def main():
             tap.diag('carol after her restart: %s' % ' | '.join(lines))
             # She left the room, so the others re-keyed without her (R10):
             # what they said meanwhile is of a session she is not in, and
-            # her catch-up must not show it.
+            # her catch-up must not show it.  Her plugin asks to be let
+            # back in; nobody has to add her.
             secured.assert_never_shown(carol, st['away'])
-            members_a, status = secured.status(c('alice'), ROOM)
-            assert sorted(members_a) == ['alice', 'bob', 'dave', 'frank'], status
-            since = secured.marks(everyone)
-            c('alice').say('/smmp add carol')
-            secured.wait_up(everyone, since, members, timeout=SLOW)
+            carol.wait_write(text=lambda p: p.startswith(
+                'SMMP: the others re-keyed without you while you were away: asking '),
+                flags=['system'], since=csince, timeout=SLOW)
+            secured.wait_up(everyone, dict(st['stay_since'], carol=csince), members,
+                            timeout=SLOW)
             members_c, status = secured.status(carol, ROOM)
             assert sorted(members_c) == members, status
             after = talk(everyone, everyone, 'after carol is back')
@@ -259,8 +273,23 @@ def main():
             for x in stay:
                 x.wait_write(text='SMMP: members changed: joined: nobody; left: dave',
                              flags=['system'], since=since[x.name])
+            dave.wait_write(text=lambda p: p.startswith('SMMP: alice started an encrypted '
+                                                        'session without you'),
+                            flags=['system', 'error'], since=since['dave'], timeout=SLOW)
             hidden = talk(group(['bob']), stay, 'after dave was removed')
+            # What dave types now is held: not sealed into his dead session
+            # (everyone would refuse it), not sent in clear.
+            dsince = dave.mark()
+            held = say(dave, 'typed by dave after his removal')
+            dave.wait_write(text=lambda p: p.startswith('SMMP: you are not in the encrypted '
+                                                        'session: your message is held'),
+                            flags=['system'], since=dsince)
             barrier(stay + [dave])
+            for x in stay:
+                assert not x.writes(since=since[x.name], who='dave'), x.writes(who='dave')
+                assert not [e for e in x.writes(since=since[x.name])
+                            if 'dave' in e['plain'] and 'refused' in e['plain']], x.name
+            assert held not in str(st['raw'].messages)
             secured.assert_never_shown(dave, hidden)
             assert dave.members(ROOM) >= {'alice', 'bob', 'carol', 'frank', 'dave'}
             st['hidden_from']['dave'] = hidden
@@ -397,8 +426,9 @@ def main():
                 start, diagnostics=diag)
         tap.run('erin leaves: the others re-key without her; /smmp status lists four',
                 erin_leaves, diagnostics=diag)
-        tap.run('what they say afterwards never shows at erin, not even when she is back',
-                erin_reads_nothing, diagnostics=diag)
+        tap.run('erin comes back: she never shows what was said while she was away, asks '
+                'to be let back in, and what she typed at once is not lost',
+                erin_comes_back, diagnostics=diag)
         tap.run('frank joins, /smmp add frank: he reads what follows, not what came before',
                 frank_added, diagnostics=diag)
         tap.run("carol's client quits and starts again with the same dir: resumes, catches "
