@@ -32,19 +32,19 @@ By hand (after building):
 
 import base64
 import os
-import re
 import sys
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import secured  # noqa: E402
 
 ROOM = harness.room_jid('secured')
 MEMBERS = ['alice', 'bob', 'carol']
 PLAIN = 'dave'
 RAW = 'mallory'
 RAW_JID = '%s@%s' % (RAW, harness.DOMAIN)
-TAG = '?SMMP1:'
+TAG = secured.TAG
 DATA, RESYNC = 0x10, 0x11
 # Frame types the protocol defines (PROTOCOL.md 4.2); others are unknown.
 KNOWN_TYPES = set(range(0x01, 0x08)) | {DATA, RESYNC, 0x12}
@@ -55,16 +55,6 @@ TEXTS = {u: ['%s says the secret word is %s-%s' % (u, u, w) for w in ('kiwi', 'p
          for u in MEMBERS}
 AFTER_ATTACKS = 'bob: still talking after the attacks'
 AFTER_TAKEOVER = 'bob: still talking after the nick takeover'
-
-
-def read_hint():
-    """The hint as the core writes it (smmp-core/smmp-armour.h)."""
-    header = os.path.join(harness.SRCDIR, '..', '..', 'smmp-core', 'smmp-armour.h')
-    with open(header, encoding='utf-8') as f:
-        text = f.read()
-    m = re.search(r'#define SMMP_ARMOUR_HINT\s*\\?\s*"([^"]+)"', text)
-    assert m, 'no SMMP_ARMOUR_HINT in %s' % header
-    return m.group(1)
 
 
 def armour(hint, frame):
@@ -87,7 +77,7 @@ def typed_texts():
 def main():
     tap = harness.Tap(17)
     state = {'barriers': 0}
-    hint = read_hint()
+    hint = secured.read_hint()
     with harness.Bed('smmp-adversary', start=False) as bed:
         diag = bed.diagnostics
         plugin_dir = os.environ.get('SMMP_PLUGIN_DIR') or os.path.join(
