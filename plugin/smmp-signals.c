@@ -6,7 +6,9 @@
 #include <connection.h>
 #include <conversation.h>
 #include <debug.h>
+#include <prpl.h>
 #include <signals.h>
+#include <xmlnode.h>
 
 #include "smmp-armour.h"
 #include "smmp-room.h"
@@ -134,14 +136,42 @@ on_chat_buddy_left (PurpleConversation *conv, const char *name, const char *reas
     smmp_room_occupant_left (room, name);
 }
 
-static void
-on_chat_buddy_renamed (PurpleConversation *conv, const char *new_name, const char *old_name,
-                       const char *new_alias, gpointer data)
-{
-  SmmpRoom *room = smmp_room_get (conv, FALSE);
+#define MUC_USER_NS "http://jabber.org/protocol/muc#user"
 
-  if (room != NULL && new_name != NULL && old_name != NULL)
-    smmp_room_occupant_renamed (room, old_name, new_name);
+static gboolean
+has_status (xmlnode *x, const char *code)
+{
+  for (xmlnode *s = xmlnode_get_child (x, "status"); s != NULL; s = xmlnode_get_next_twin (s))
+    if (g_strcmp0 (xmlnode_get_attrib (s, "code"), code) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* libpurple 2 has no signal for an occupant who changes nickname (it only
+ * writes a line), so the presence that announces it is read here, before
+ * libpurple handles it: XEP-0045 7.6, "unavailable" from the old nickname
+ * with status 303 and the new one in <item nick=.../>.  Our own change
+ * comes the same way.  Never consumed. */
+static gboolean
+on_jabber_presence (PurpleConnection *gc, const char *type, const char *from,
+                    xmlnode *presence, gpointer data)
+{
+  xmlnode *x, *item;
+  const char *slash, *new_nick;
+  g_autofree char *room_jid = NULL;
+  SmmpRoom *room;
+
+  if (g_strcmp0 (type, "unavailable") != 0 || from == NULL || presence == NULL
+      || (slash = strchr (from, '/')) == NULL
+      || (x = xmlnode_get_child_with_namespace (presence, "x", MUC_USER_NS)) == NULL
+      || !has_status (x, "303") || (item = xmlnode_get_child (x, "item")) == NULL
+      || (new_nick = xmlnode_get_attrib (item, "nick")) == NULL || new_nick[0] == '\0')
+    return FALSE;
+  room_jid = g_strndup (from, (gsize) (slash - from));
+  room = smmp_room_find (purple_connection_get_account (gc), room_jid);
+  if (room != NULL)
+    smmp_room_occupant_renamed (room, slash + 1, new_nick);
+  return FALSE;
 }
 
 static void
@@ -154,6 +184,7 @@ void
 smmp_signals_connect (void *plugin)
 {
   void *convs = purple_conversations_get_handle ();
+  PurplePlugin *jabber = purple_find_prpl ("prpl-jabber");
 
   purple_signal_connect (convs, "sending-chat-msg", plugin,
                          PURPLE_CALLBACK (on_sending_chat_msg), NULL);
@@ -169,8 +200,9 @@ smmp_signals_connect (void *plugin)
                          PURPLE_CALLBACK (on_chat_buddy_joined), NULL);
   purple_signal_connect (convs, "chat-buddy-left", plugin,
                          PURPLE_CALLBACK (on_chat_buddy_left), NULL);
-  purple_signal_connect (convs, "chat-buddy-renamed", plugin,
-                         PURPLE_CALLBACK (on_chat_buddy_renamed), NULL);
+  if (jabber != NULL)
+    purple_signal_connect (jabber, "jabber-receiving-presence", plugin,
+                           PURPLE_CALLBACK (on_jabber_presence), NULL);
   purple_signal_connect (purple_connections_get_handle (), "signed-off", plugin,
                          PURPLE_CALLBACK (on_signed_off), NULL);
 }

@@ -24,7 +24,7 @@
  * Events, one JSON object per line on standard output, each with "ev" and
  * "t" (CLOCK_MONOTONIC in microseconds, comparable between processes):
  * ready, plugin-loaded, signed-on, signed-off, joined, left, occupant-join,
- * occupant-leave, occupant-rename, occupant-flags, occupants, write (every
+ * occupant-leave, occupant-flags, occupants, write (every
  * line a conversation window is asked to show: exactly what a person would
  * see), sent, command, request, notify, pong, error, bye; tests/xmpp/README.md
  * lists their fields.  Nothing else is ever written to standard output: the
@@ -715,18 +715,6 @@ on_chat_buddy_left (PurpleConversation *conv, const char *name, const char *reas
 }
 
 static void
-on_chat_buddy_renamed (PurpleConversation *conv, const char *new_name, const char *old_name,
-                       const char *new_alias, gpointer data)
-{
-  JsonBuilder *b = ev_new ("occupant-rename");
-
-  ev_str (b, "room", purple_conversation_get_name (conv));
-  ev_str (b, "old", old_name);
-  ev_str (b, "nick", new_name);
-  ev_emit (b);
-}
-
-static void
 on_chat_buddy_flags (PurpleConversation *conv, const char *name, PurpleConvChatBuddyFlags old_flags,
                      PurpleConvChatBuddyFlags new_flags, gpointer data)
 {
@@ -1147,8 +1135,6 @@ connect_signals (void)
                          PURPLE_CALLBACK (on_chat_buddy_joined), NULL);
   purple_signal_connect (convs, "chat-buddy-left", &signal_handle,
                          PURPLE_CALLBACK (on_chat_buddy_left), NULL);
-  purple_signal_connect (convs, "chat-buddy-renamed", &signal_handle,
-                         PURPLE_CALLBACK (on_chat_buddy_renamed), NULL);
   purple_signal_connect (convs, "chat-buddy-flags", &signal_handle,
                          PURPLE_CALLBACK (on_chat_buddy_flags), NULL);
   purple_signal_connect (convs, "conversation-updated", &signal_handle,

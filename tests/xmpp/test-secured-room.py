@@ -36,7 +36,7 @@ BARRIER = 'alice: the last word %s' % os.urandom(4).hex()
 
 
 def main():
-    tap = harness.Tap(7)
+    tap = harness.Tap(8)
     state = {}
     hint = secured.read_hint()
     with harness.Bed('smmp-secured-room', start=False) as bed:
@@ -109,9 +109,32 @@ def main():
                 errors = [e for e in c.writes() if 'error' in e['flags']]
                 assert not errors, '%s showed errors: %s' % (c.name, errors)
 
+        def rename():
+            # erin takes another nickname: the session knows her by the
+            # old one (her handle) and every window follows her.
+            erin = clients()[4]
+            since = secured.marks(clients())
+            erin.say('/nick erin2')
+            ev = erin.wait_event('command', since=since[erin.name])
+            assert ev['status'] == 'ok', ev
+            for c in clients():
+                c.wait_write(text='SMMP: erin (in the session as erin) is now called erin2',
+                             flags=['system'], since=since[c.name])
+            state['renamed'] = t = 'erin, renamed: %s' % os.urandom(4).hex()
+            erin.say(t)
+            for c in clients():
+                c.wait_write(text=t, who='erin2', since=since[c.name])
+            secured.assert_decrypted_once(clients()[:4], ROOM, [('erin2', t)], since)
+            own = [e for e in secured.message_lines(erin, ROOM, since[erin.name])
+                   if e['plain'] == t]
+            assert len(own) == 1 and 'send' in own[0]['flags'], own
+            for c in (clients()[0], erin):
+                members, text = secured.status(c, ROOM)
+                assert 'erin2 (as erin)' in members, (c.name, text)
+
         def archive():
             raw = bed.raw_client(RAW)
-            texts = [t for _, t in ALL_TEXTS] + [BARRIER]
+            texts = [t for _, t in ALL_TEXTS] + [BARRIER, state['renamed']]
             n = secured.assert_archive_armour_only(bed, raw, ROOM, texts, hint, USERS)
             tap.diag('the archive holds %d bodies, all armour' % n)
 
@@ -123,6 +146,8 @@ def main():
         tap.run('every window shows each message once, decrypted, in one order', one_order,
                 diagnostics=diag)
         tap.run('no window shows armour or an error; all clients run', no_armour,
+                diagnostics=diag)
+        tap.run('erin changes her nickname: the session follows her', rename,
                 diagnostics=diag)
         tap.run("the server's archive (file and XEP-0313) holds only armour", archive,
                 diagnostics=diag)
