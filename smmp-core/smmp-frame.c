@@ -367,6 +367,39 @@ smmp_frame_free (SmmpFrame *frame)
   g_free (frame);
 }
 
+/* R5 for DATA frames: what Ed25519 signs is the label with its 0x00, then
+ * BLAKE2b-512 (unkeyed) of the frame before its signature.  A DATA frame
+ * grows by 32 bytes per member; signed whole, Ed25519 would read it twice
+ * with SHA-512 to sign and once to verify, and BLAKE2b reads it once, faster.
+ * The label starts with a byte other than the version byte 0x01 that starts
+ * every frame, so no such message is ever a frame that the same session key
+ * signs whole, nor the other way round.  The frame is public: nothing here
+ * needs wiping. */
+static void
+data_signed_message (const guint8 *data, gsize len, guint8 out[SMMP_DATA_SIGNED_BYTES])
+{
+  memcpy (out, SMMP_DATA_SIGNATURE_LABEL, sizeof SMMP_DATA_SIGNATURE_LABEL);
+  crypto_generichash_blake2b (out + sizeof SMMP_DATA_SIGNATURE_LABEL,
+                              SMMP_DATA_FRAME_DIGEST_BYTES, data, len, NULL, 0);
+}
+
+void
+smmp_frame_sign (const guint8 *data, gsize len, const guint8 *sign_secret,
+                 guint8 signature[SMMP_SIGNATURE_BYTES])
+{
+  g_return_if_fail (len >= SMMP_FRAME_HEADER_BYTES);
+
+  if (data[1] == SMMP_FRAME_DATA)
+    {
+      guint8 message[SMMP_DATA_SIGNED_BYTES];
+
+      data_signed_message (data, len, message);
+      crypto_sign_detached (signature, NULL, message, sizeof message, sign_secret);
+    }
+  else
+    crypto_sign_detached (signature, NULL, data, len, sign_secret);
+}
+
 gboolean
 smmp_frame_verify (const SmmpFrame *frame,
                    const guint8 signing_key[SMMP_KEY_PUBLIC_BYTES])
@@ -375,6 +408,14 @@ smmp_frame_verify (const SmmpFrame *frame,
 
   if (frame->signature == NULL)
     return FALSE;
+  if (frame->type == SMMP_FRAME_DATA)
+    {
+      guint8 message[SMMP_DATA_SIGNED_BYTES];
+
+      data_signed_message (data, frame->signed_len, message);
+      return crypto_sign_verify_detached (frame->signature, message, sizeof message,
+                                          signing_key) == 0;
+    }
   return crypto_sign_verify_detached (frame->signature, data, frame->signed_len,
                                       signing_key) == 0;
 }
@@ -435,7 +476,7 @@ finish_signed (GByteArray *w, const guint8 *sign_secret)
 {
   guint8 sig[SMMP_SIGNATURE_BYTES];
 
-  crypto_sign_detached (sig, NULL, w->data, w->len, sign_secret);
+  smmp_frame_sign (w->data, w->len, sign_secret, sig);
   g_byte_array_append (w, sig, sizeof sig);
   g_assert (w->len <= SMMP_FRAME_MAX_BYTES);
   return g_byte_array_free_to_bytes (w);

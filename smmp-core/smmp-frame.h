@@ -2,7 +2,8 @@
  *
  * Every frame starts with a version byte, a type byte and the 16-byte session
  * id.  Frames sent after a member has a session signing key end in a 64-byte
- * Ed25519 signature over every byte before it.  docs/PROTOCOL.md gives each
+ * Ed25519 signature over every byte before it (a DATA frame: over a digest
+ * of them, smmp_frame_sign()).  docs/PROTOCOL.md gives each
  * layout byte by byte.  Decoding checks sizes before anything else and turns
  * every malformed input into an SMMP_ERROR; it never aborts.
  */
@@ -132,7 +133,23 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmmpFrame, smmp_frame_free)
  * since handles are shown to people. */
 gboolean smmp_handle_is_valid (const char *handle, gsize len);
 
-/* TRUE iff the frame is signed and its signature verifies under @signing_key. */
+/* What a DATA frame's signature signs (docs/PROTOCOL.md 2.3, 4.2; ruling R5):
+ * ASCII0 (SMMP_DATA_SIGNATURE_LABEL) || BLAKE2b-512 of every byte of the
+ * frame before its signature, SMMP_DATA_SIGNED_BYTES in all whatever the
+ * frame's size.  Every other signed frame is signed over those bytes
+ * themselves. */
+#define SMMP_DATA_SIGNATURE_LABEL "SMMPv1 data"
+#define SMMP_DATA_FRAME_DIGEST_BYTES 64
+#define SMMP_DATA_SIGNED_BYTES (sizeof SMMP_DATA_SIGNATURE_LABEL + SMMP_DATA_FRAME_DIGEST_BYTES)
+
+/* The signature of a frame whose bytes before the signature are the @len
+ * bytes at @data, by the rule of its type byte @data[1] (above), with the
+ * Ed25519 secret key @sign_secret (guarded memory). */
+void smmp_frame_sign (const guint8 *data, gsize len, const guint8 *sign_secret,
+                      guint8 signature[SMMP_SIGNATURE_BYTES]);
+
+/* TRUE iff the frame is signed and its signature verifies under
+ * @signing_key, by the rule of its type (above). */
 gboolean smmp_frame_verify (const SmmpFrame *frame,
                             const guint8 signing_key[SMMP_KEY_PUBLIC_BYTES]);
 

@@ -215,7 +215,7 @@ smmp_pair_seal (SmmpPair *pair, const SmmpGroupState *state, const char *text,
   g_byte_array_append (w, prefix, sizeof prefix);
   g_byte_array_append (w, ct, (guint) (plain_len + SMMP_AEAD_TAG_BYTES));
   g_free (ct);
-  crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
+  smmp_frame_sign (w->data, w->len, state->secrets->sign_secret, sig);
   g_byte_array_append (w, sig, sizeof sig);
   g_assert (w->len <= SMMP_FRAME_MAX_BYTES);
   return g_byte_array_free_to_bytes (w);

@@ -298,11 +298,12 @@ smmp_ratchet_seal_with_id (const SmmpGroupState *state, const char *text,
   g_free (plain);
   g_byte_array_append (w, body_ct, (guint) (plain_len + SMMP_AEAD_TAG_BYTES));
 
-  /* VII.5 and R5: hmac under v, then the session signature. */
+  /* VII.5 and R5: hmac under v, then the session signature, over a
+   * BLAKE2b-512 digest of the frame (smmp_frame_sign()). */
   frame_hmac (state, w->data, w->data + SMMP_DATA_PREFIX_BYTES + slots_len,
               w->data + w->len - SMMP_AEAD_TAG_BYTES, mac);
   g_byte_array_append (w, mac, sizeof mac);
-  crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
+  smmp_frame_sign (w->data, w->len, state->secrets->sign_secret, sig);
   g_byte_array_append (w, sig, sizeof sig);
   g_assert (w->len <= SMMP_FRAME_MAX_BYTES);
   pending->frame = g_byte_array_free_to_bytes (w);
@@ -489,7 +490,7 @@ smmp_ratchet_seal_resync (const SmmpGroupState *state)
   w = g_byte_array_sized_new (sizeof prefix + sizeof ct + sizeof sig);
   g_byte_array_append (w, prefix, sizeof prefix);
   g_byte_array_append (w, ct, sizeof ct);
-  crypto_sign_detached (sig, NULL, w->data, w->len, state->secrets->sign_secret);
+  smmp_frame_sign (w->data, w->len, state->secrets->sign_secret, sig);
   g_byte_array_append (w, sig, sizeof sig);
   pending->frame = g_byte_array_free_to_bytes (w);
   return pending;

@@ -73,7 +73,7 @@ reencode (const SmmpFrame *f)
          * arguments are evaluated is unspecified.) */
         guint8 *copy = g_memdup2 (data, len);
 
-        crypto_sign_detached (copy + f->signed_len, NULL, copy, f->signed_len, fixed_secret);
+        smmp_frame_sign (copy, f->signed_len, fixed_secret, copy + f->signed_len);
         return g_bytes_new_take (copy, len);
       }
     }

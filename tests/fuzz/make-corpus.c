@@ -150,13 +150,14 @@ make_roster (const guint8 sid[SMMP_SID_BYTES], guint n, const char *const *names
                            FALSE);
 }
 
-/* Appends the corpus key's signature to @w's bytes; takes @w. */
+/* Appends the corpus key's signature to @w's bytes, by the rule of the
+ * frame's type (smmp_frame_sign()); takes @w. */
 static GBytes *
 signed_frame (GByteArray *w)
 {
   guint8 sig[SMMP_SIGNATURE_BYTES];
 
-  crypto_sign_detached (sig, NULL, w->data, w->len, sign_secret);
+  smmp_frame_sign (w->data, w->len, sign_secret, sig);
   g_byte_array_append (w, sig, sizeof sig);
   return g_byte_array_free_to_bytes (w);
 }

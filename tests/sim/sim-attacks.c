@@ -378,8 +378,8 @@ resigned (GBytes *frame, guint claimed, const guint8 *secret)
   guint8 *copy = g_bytes_unref_to_data (g_bytes_ref (frame), &len);
 
   copy[SMMP_FRAME_HEADER_BYTES] = (guint8) claimed;
-  crypto_sign_detached (copy + len - SMMP_SIGNATURE_BYTES, NULL, copy,
-                        len - SMMP_SIGNATURE_BYTES, secret);
+  smmp_frame_sign (copy, len - SMMP_SIGNATURE_BYTES, secret,
+                   copy + len - SMMP_SIGNATURE_BYTES);
   return g_bytes_new_take (copy, len);
 }
 

@@ -5,8 +5,8 @@
  * libsodium's primitives and none of the core's code, gives the same
  * bytes; and the receiver opens it and both members reach the keys the
  * appendix lists.  Whoever changes a rule that a DATA frame depends on (the
- * mask, the digest, the hmac, the layout) must change the appendix and
- * this file together. */
+ * mask, the digest, the hmac, the signature, the layout) must change the
+ * appendix and this file together. */
 #include "smmp-frame.h"
 #include "smmp-init.h"
 #include "smmp-ratchet.h"
@@ -57,6 +57,11 @@ static const Member members[2] = {
 #define A7_RK "c20e840199dbfee737640450124cd7f750fe3d48f549046bfab38db91c9f3d5b"
 #define A7_NHK "0e62094fbf6fa33264c300b8362b8bc94c5c156f6fee6b76849b85e8ac24d7d0"
 #define A7_MK "20037010788692f14e63bfe20918f4ddfe49fcd89697a95ee5dc9673475dabd5"
+/* BLAKE2b-512 of the frame's bytes 0 to 235, which the signature signs
+ * after ASCII0("SMMPv1 data") (R5). */
+#define A7_FRAME_DIGEST \
+  "64591aba7680b858bd7cbbb7ebd550c6b27867d72602e58002ea9dcf717fb60b" \
+  "0fa4d528da07993addb99972f5b202ab8988e853f5eefbbe4ebdc0c9b802a8f8"
 #define A7_FRAME \
   "011006cd825dc2b1538f393d5d73d6455f0b0002000000000000000044444444" \
   "4444444444444444444444444444444444444444f53299533ec170cd65fab470" \
@@ -65,9 +70,9 @@ static const Member members[2] = {
   "9f6f05350f10f9fe6337cd502b0be4e0938b9a252303bceffbaa1ec15d26a910" \
   "ed740c32ee2da570bf92f1243e8a937f41f6fd3618349d14141742bd587e64de" \
   "b2dadb54aff73fc79fc3e58f9fa753d8178239a57507d04e910c56a703368350" \
-  "9be5ad5e788efc922419507907376c7dbb37aa3ffbaddb29744177c3cde6dcf6" \
-  "558eaf584c23e870bdc9215068fa25053d57e78810ec78c9b86dd5b38b697a89" \
-  "896284b19835dc26594c0a0c"
+  "9be5ad5e788efc922419507916e8ac9cc37f21b829d8a641fe0cd0c6317c52a2" \
+  "abc43d5ac1a89bb2519307ea5333e58a32962cd78607d2d0be1bfc7decad2ba6" \
+  "e31c36ccc7bc2f1794a1c601"
 
 /* Decodes @hex (no separators) into @out of exactly @len bytes. */
 static void
@@ -254,11 +259,12 @@ test_recompute (void)
 {
   static const guint8 personal[crypto_generichash_blake2b_PERSONALBYTES] = "SMMPv1 mask";
   static const char digest_label[] = "SMMPv1 digest"; /* with its 0x00 */
+  static const char data_label[] = "SMMPv1 data";     /* with its 0x00 */
   guint8 r_a[32], r_b[32], big_r_a[32], big_r_b[32], r_new[32], big_r_new[32];
   guint8 dh_ab[32], dh_ba[32], text_hash[32], digest[32], mask[32], slot[32];
   guint8 hk[32], mk[32], v[32], seed[32], pk[32], sk[64], zeros[32] = { 0 };
   guint8 prefix[52], header_ct[32 + 16], body[64], body_ct[64 + 16], mac[32];
-  guint8 frame[300], numbers[9] = { 0 };
+  guint8 frame[300], numbers[9] = { 0 }, signed_msg[sizeof data_label + 64];
   gsize off = 0;
   crypto_hash_sha256_state h;
   crypto_auth_hmacsha256_state hm;
@@ -343,13 +349,41 @@ test_recompute (void)
   memcpy (frame + off, mac, 32);
   off += 32;
 
-  /* 6.7 step 8: alice's session signature over all of it. */
+  /* 6.7 step 8 and R5: alice's session signature over the label with its
+   * 0x00 and BLAKE2b-512 of all of it. */
+  memcpy (signed_msg, data_label, sizeof data_label);
+  g_assert_cmpint (crypto_generichash_blake2b (signed_msg + sizeof data_label, 64, frame, off,
+                                               NULL, 0), ==, 0);
+  assert_bytes_hex (signed_msg + sizeof data_label, 64, A7_FRAME_DIGEST);
   crypto_sign_seed_keypair (pk, sk, seed);
-  crypto_sign_detached (frame + off, NULL, frame, off, sk);
+  crypto_sign_detached (frame + off, NULL, signed_msg, sizeof signed_msg, sk);
   off += 64;
   g_assert_cmpuint (off, ==, sizeof frame);
   assert_bytes_hex (frame, off, A7_FRAME);
   sodium_memzero (sk, sizeof sk);
+}
+
+/* The appendix's frame, as bytes: its signature verifies under alice's
+ * session key by the DATA rule (R5), and is no signature of the frame's
+ * bytes themselves. */
+static void
+test_signature_rule (void)
+{
+  g_autoptr (GError) error = NULL;
+  const gsize len = strlen (A7_FRAME) / 2;
+  g_autofree guint8 *bytes = g_malloc (len);
+  guint8 s_pub[32];
+  SmmpFrame *frame;
+
+  unhex (A7_FRAME, bytes, len);
+  unhex (members[0].s_pub, s_pub, sizeof s_pub);
+  frame = smmp_frame_decode (bytes, len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (frame->signed_len, ==, len - 64);
+  g_assert_true (smmp_frame_verify (frame, s_pub));
+  g_assert_cmpint (crypto_sign_verify_detached (bytes + len - 64, bytes, len - 64, s_pub), !=,
+                   0);
+  smmp_frame_free (frame);
 }
 
 /* bob opens the frame; both members apply it and reach the same keys. */
@@ -401,6 +435,7 @@ main (int argc, char **argv)
   g_assert_true (smmp_init (NULL));
   g_test_add_func ("/data-vector/seal", test_seal);
   g_test_add_func ("/data-vector/recompute", test_recompute);
+  g_test_add_func ("/data-vector/signature-rule", test_signature_rule);
   g_test_add_func ("/data-vector/open-and-apply", test_open_and_apply);
   return g_test_run ();
 }

@@ -14,7 +14,8 @@
  *   ABORT    sender(1) reason(1) sig(64)
  *
  * Signed frames (all but INVITE) end in a 64-byte Ed25519 signature over
- * every byte before it.
+ * every byte before it; DATA frames (test_verify_signature_rule) over a
+ * label and a BLAKE2b-512 digest of them.
  */
 #include "smmp-bd.h"
 #include "smmp-error.h"
@@ -484,6 +485,111 @@ test_verify_wrong_signer (void)
 
   g_byte_array_unref (a);
   g_bytes_unref (b);
+}
+
+/* A conversation frame's layout (6.3, 6.4, 6.16) with random bytes where
+ * the numbers and ciphertexts go, without its signature: DATA for N = 3
+ * with a 64-byte body, RESYNC, PRIVATE with a 64-byte body. */
+static GByteArray *
+conversation_layout (SmmpFrameType type)
+{
+  static const guint8 numbers[] = { 1, 3, 0, 0, 0, 2, 0, 0, 0, 9 }; /* sender, N, g, e */
+  static const guint8 pair[] = { 2, 0 };                              /* sender, recipient */
+  GByteArray *a = g_byte_array_new ();
+  guint8 head[2] = { SMMP_PROTOCOL_VERSION, (guint8) type }, rest[512];
+  gsize rest_len;
+
+  g_byte_array_append (a, head, 2);
+  g_byte_array_append (a, sid, SMMP_SID_BYTES);
+  if (type == SMMP_FRAME_PRIVATE)
+    {
+      g_byte_array_append (a, pair, sizeof pair);
+      rest_len = SMMP_KEY_PUBLIC_BYTES + 8 + SMMP_NONCE_BYTES + 64 + SMMP_AEAD_TAG_BYTES;
+    }
+  else
+    {
+      g_byte_array_append (a, numbers, sizeof numbers);
+      rest_len = type == SMMP_FRAME_RESYNC
+                   ? SMMP_NONCE_BYTES + SMMP_RESYNC_CT_BYTES
+                   : SMMP_NONCE_BYTES + 2 * SMMP_KEY_PUBLIC_BYTES + SMMP_AEAD_TAG_BYTES
+                       + SMMP_NONCE_BYTES + 64 + SMMP_AEAD_TAG_BYTES + SMMP_MAC_BYTES;
+    }
+  g_assert_cmpuint (rest_len, <=, sizeof rest);
+  randombytes_buf (rest, rest_len);
+  g_byte_array_append (a, rest, (guint) rest_len);
+  return a;
+}
+
+/* R5: a DATA frame is signed over ASCII0("SMMPv1 data") || BLAKE2b-512 of
+ * its bytes before the signature, RESYNC and PRIVATE over those bytes
+ * themselves; a signature made by the other rule does not verify.  Every
+ * byte the prehash covers is covered by the signature. */
+static void
+test_verify_signature_rule (void)
+{
+  static const SmmpFrameType types[] = {
+    SMMP_FRAME_DATA, SMMP_FRAME_RESYNC, SMMP_FRAME_PRIVATE
+  };
+
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++)
+    {
+      GByteArray *a = conversation_layout (types[k]);
+      const gsize signed_len = a->len;
+      guint8 sig[SIG], by_rule[SIG], other_rule[SIG];
+      guint8 message[SMMP_DATA_SIGNED_BYTES];
+      SmmpFrame *f;
+
+      /* The data rule, computed here from libsodium alone. */
+      memcpy (message, "SMMPv1 data", 12);
+      g_assert_cmpint (crypto_generichash_blake2b (message + 12, 64, a->data, signed_len,
+                                                   NULL, 0), ==, 0);
+      g_assert_cmpuint (sizeof message, ==, 12 + 64);
+      if (types[k] == SMMP_FRAME_DATA)
+        {
+          crypto_sign_detached (by_rule, NULL, message, sizeof message, sign_sk);
+          crypto_sign_detached (other_rule, NULL, a->data, signed_len, sign_sk);
+        }
+      else
+        {
+          crypto_sign_detached (by_rule, NULL, a->data, signed_len, sign_sk);
+          crypto_sign_detached (other_rule, NULL, message, sizeof message, sign_sk);
+        }
+      /* Ed25519 is deterministic: the core's signature is that one. */
+      smmp_frame_sign (a->data, signed_len, sign_sk, sig);
+      g_assert_cmpmem (sig, SIG, by_rule, SIG);
+
+      g_byte_array_append (a, sig, SIG);
+      f = decode_ok (a->data, a->len);
+      g_assert_cmpint (f->type, ==, types[k]);
+      g_assert_cmpuint (f->signed_len, ==, signed_len);
+      g_assert_true (smmp_frame_verify (f, sign_pk));
+      g_assert_false (smmp_frame_verify (f, other_pk));
+      smmp_frame_free (f);
+
+      memcpy (a->data + signed_len, other_rule, SIG);
+      f = decode_ok (a->data, a->len);
+      g_assert_false (smmp_frame_verify (f, sign_pk));
+      smmp_frame_free (f);
+      memcpy (a->data + signed_len, sig, SIG);
+
+      if (types[k] == SMMP_FRAME_DATA)
+        for (gsize pos = 0; pos < signed_len; pos++)
+          {
+            GError *error = NULL;
+
+            a->data[pos] ^= 0x80;
+            f = smmp_frame_decode (a->data, a->len, &error);
+            if (f == NULL)
+              g_clear_error (&error);
+            else
+              {
+                g_assert_false (smmp_frame_verify (f, sign_pk));
+                smmp_frame_free (f);
+              }
+            a->data[pos] ^= 0x80;
+          }
+      g_byte_array_unref (a);
+    }
 }
 
 /* ---- rejections -------------------------------------------------------- */
@@ -1108,6 +1214,7 @@ main (int argc, char **argv)
   g_test_add_func ("/frame/round-trip/abort", test_abort_round_trip);
   g_test_add_func ("/frame/verify/flipped-byte", test_verify_flipped);
   g_test_add_func ("/frame/verify/wrong-signer", test_verify_wrong_signer);
+  g_test_add_func ("/frame/verify/signature-rule", test_verify_signature_rule);
   g_test_add_func ("/frame/reject/truncated", test_reject_truncated);
   g_test_add_func ("/frame/reject/trailing-byte", test_reject_trailing_byte);
   g_test_add_func ("/frame/reject/short-body", test_reject_short_bodies);
