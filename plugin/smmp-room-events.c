@@ -167,7 +167,7 @@ show_up (SmmpRoom *room, const SmmpEvent *event)
                          g_strdup (room->self_handle));
   g_hash_table_remove_all (room->told);
   smmp_store_save_notes (smmp_room_store, room->owner, room->name, room->self_handle,
-                         smmp_driver_get_up_since (room->driver), NULL);
+                         smmp_driver_get_up_since (room->driver), FALSE, NULL);
   smmp_ui_notice (room->conv, "encrypted session up with %s. Verification code: %s "
                               "(the same for every member: compare it out of band)",
                   members, code != NULL ? code : "?");

@@ -65,6 +65,9 @@ tell_removed (SmmpRoom *room, const char *nick)
     return;
   room->left_out = TRUE;
   smmp_session_mark_replaced (smmp_driver_get_session (room->driver));
+  /* Kept across a restart: coming back must not look like an absence. */
+  smmp_store_save_notes (smmp_room_store, room->owner, room->name, room->self_handle,
+                         smmp_driver_get_up_since (room->driver), TRUE, NULL);
   smmp_ui_error (room->conv, "%s started an encrypted session without you: you are no longer "
                              "in it. What you type here is held, not sent, until a member "
                              "adds you back (/smmp add %s), or you type /smmp end to talk "
@@ -77,7 +80,8 @@ smmp_room_check_exclusion (SmmpRoom *room, const char *nick, GBytes *frame, time
   g_autoptr (GPtrArray) handles = invitation_without_us (room, nick, frame);
   gboolean away;
 
-  if (handles == NULL)
+  /* Removed already: the next invitation without us changes nothing. */
+  if (handles == NULL || room->left_out)
     return;
   if (archived_at != 0)
     /* From the archive: what concerns our session came after it was up. */

@@ -264,13 +264,14 @@ restore_saved (SmmpRoom *room, const SmmpIdentity *identity, char **handle_out)
   g_autoptr (GError) error = NULL;
   g_autofree char *handle = NULL;
   gint64 up_since = 0, saved_at = 0;
+  gboolean removed = FALSE;
   SmmpSession *session;
   char *json = smmp_store_load_session (smmp_room_store, room->owner, room->name);
 
   if (json == NULL)
     return NULL;
   if (!smmp_store_load_notes (smmp_room_store, room->owner, room->name, &handle, &up_since,
-                              &saved_at))
+                              &removed, &saved_at))
     handle = g_strdup (smmp_room_own_nick (room));
   session = smmp_session_restore (identity, handle, json, &error);
   sodium_memzero (json, strlen (json));
@@ -287,6 +288,7 @@ restore_saved (SmmpRoom *room, const SmmpIdentity *identity, char **handle_out)
     }
   room->restored_up_since = up_since;
   room->saved_at = saved_at;
+  room->left_out = removed;
   *handle_out = g_steal_pointer (&handle);
   return session;
 }
@@ -332,9 +334,16 @@ smmp_room_ensure_driver (SmmpRoom *room, gboolean fresh_ok, GError **error)
       if (room->restored_up_since > 0)
         smmp_driver_set_up_since (room->driver, room->restored_up_since);
       smmp_ui_notice (room->conv, "resuming the saved encrypted session of this room");
+      if (room->left_out)
+        {
+          smmp_session_mark_replaced (session);
+          smmp_ui_error (room->conv, "you were removed from this session: what you type here "
+                                     "is held, not sent, until a member adds you back, or you "
+                                     "type /smmp end to talk in clear");
+        }
     }
   else
-    smmp_store_save_notes (smmp_room_store, room->owner, room->name, handle, 0, NULL);
+    smmp_store_save_notes (smmp_room_store, room->owner, room->name, handle, 0, FALSE, NULL);
   /* A restored session asks for catch-up at once; dispatching now starts
    * it (and offers the saved frame in flight again). */
   smmp_driver_dispatch (room->driver);

@@ -401,7 +401,8 @@ smmp_store_delete_session (SmmpStore *store, const char *account, const char *ro
 
 gboolean
 smmp_store_save_notes (SmmpStore *store, const char *account, const char *room,
-                       const char *self_handle, gint64 up_since, GError **error)
+                       const char *self_handle, gint64 up_since, gboolean removed,
+                       GError **error)
 {
   g_autofree char *path = notes_path (store, account, room);
   g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -413,13 +414,16 @@ smmp_store_save_notes (SmmpStore *store, const char *account, const char *room,
   json_builder_add_string_value (b, self_handle);
   json_builder_set_member_name (b, "up_since");
   json_builder_add_int_value (b, up_since);
+  json_builder_set_member_name (b, "removed");
+  json_builder_add_boolean_value (b, removed);
   json_builder_end_object (b);
   return write_built (path, b, FALSE, error);
 }
 
 gboolean
 smmp_store_load_notes (SmmpStore *store, const char *account, const char *room,
-                       char **self_handle, gint64 *up_since, gint64 *saved_at)
+                       char **self_handle, gint64 *up_since, gboolean *removed,
+                       gint64 *saved_at)
 {
   g_autofree char *path = notes_path (store, account, room);
   g_autofree char *session = session_path (store, account, room);
@@ -438,6 +442,7 @@ smmp_store_load_notes (SmmpStore *store, const char *account, const char *room,
     return FALSE;
   *self_handle = g_strdup (handle);
   *up_since = json_object_get_int_member_with_default (o, "up_since", 0);
+  *removed = json_object_get_boolean_member_with_default (o, "removed", FALSE);
   *saved_at = g_stat (session, &st) == 0 ? (gint64) st.st_mtime : 0;
   return TRUE;
 }

@@ -73,14 +73,17 @@ char *smmp_store_load_session (SmmpStore *store, const char *account, const char
 void smmp_store_delete_session (SmmpStore *store, const char *account, const char *room);
 
 /* Notes kept beside a saved session, without secrets: the handle the
- * session knows us by (a restore needs it, whatever our nickname is now)
- * and when the session came up (real time, microseconds; 0 unknown). */
+ * session knows us by (a restore needs it, whatever our nickname is now),
+ * when the session came up (real time, microseconds; 0 unknown) and
+ * whether a member removed us from it while we were present. */
 gboolean smmp_store_save_notes (SmmpStore *store, const char *account, const char *room,
-                                const char *self_handle, gint64 up_since, GError **error);
+                                const char *self_handle, gint64 up_since, gboolean removed,
+                                GError **error);
 /* FALSE when there are none.  @saved_at: when the session file was last
  * written (unix seconds), for the archive query after a restart. */
 gboolean smmp_store_load_notes (SmmpStore *store, const char *account, const char *room,
-                                char **self_handle, gint64 *up_since, gint64 *saved_at);
+                                char **self_handle, gint64 *up_since, gboolean *removed,
+                                gint64 *saved_at);
 
 /* Writes @contents to @path, 0600, by atomic replace. */
 gboolean smmp_store_write_file (const char *path, const char *contents, gsize len,

@@ -293,6 +293,28 @@ def main():
             secured.assert_never_shown(dave, hidden)
             assert dave.members(ROOM) >= {'alice', 'bob', 'carol', 'frank', 'dave'}
             st['hidden_from']['dave'] = hidden
+            # A restart must not look like an absence: dave's plugin keeps
+            # that he was removed, and does not ask to be let back in.
+            others = secured.marks(stay)
+            rc = dave.quit()
+            assert rc == 0, 'dave exited with %s\n%s' % (rc, dave.diagnostics())
+            dave.start()
+            dave.wait_signed_on()
+            dsince = dave.mark()
+            dave.join(ROOM)
+            dave.wait_write(text=lambda p: p.startswith('SMMP: you were removed from this '
+                                                        'session'),
+                            since=dsince, timeout=SLOW)
+            dave.wait_write(text=lambda p: p.startswith(secured.CAUGHT_UP), flags=['system'],
+                            since=dsince, timeout=SLOW)
+            later = talk(group(['alice']), stay, 'after dave came back, still removed')
+            barrier(stay + [dave])
+            assert not [e for e in dave.writes(since=dsince) if 'let you back in' in e['plain']]
+            for x in stay:
+                assert not [e for e in x.writes(since=others[x.name])
+                            if e['plain'].startswith(secured.UP)], x.name
+            secured.assert_never_shown(dave, later)
+            st['hidden_from']['dave'] += later
 
         def one_on_one():
             members = ['alice', 'bob', 'carol', 'frank']
@@ -435,7 +457,8 @@ def main():
                 'up', carol_restarts, diagnostics=diag)
         tap.run('carol is back in the session: every message after her return shows once',
                 carol_back, diagnostics=diag)
-        tap.run('/smmp remove dave: dave, still in the room, reads nothing after it',
+        tap.run('/smmp remove dave: dave, still in the room, reads nothing after it, not '
+                'even after a restart',
                 dave_removed, diagnostics=diag)
         tap.run('/smmp msg bob: only bob sees it', one_on_one, diagnostics=diag)
         tap.run('/smmp trust: a wrong fingerprint trusts nothing, the right one verifies; '
