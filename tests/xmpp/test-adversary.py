@@ -113,11 +113,18 @@ def main():
         def session_up():
             alice = state['alice']
             marks = {c.name: c.mark() for c in members()}
-            alice.say('/smmp start bob carol')
+            # Everyone in the room running SMMP: dave (no plugin) is
+            # invited too, never answers, and is left outside once the
+            # answer deadline passes.
+            alice.say('/smmp start')
             for c in members():
                 e = c.wait_write(text=lambda p: p.startswith('SMMP: encrypted session up with'),
-                                 flags=['system'], since=marks[c.name])
+                                 flags=['system'], since=marks[c.name], timeout=120)
                 tap.diag('%s: %s' % (c.name, e['plain']))
+                assert sorted(secured.up_members(e['plain'])) == sorted(MEMBERS), e
+            alice.wait_write(text=lambda p: p.startswith('SMMP: key agreement with ')
+                             and p.endswith('no answer (outside the session): dave'),
+                             flags=['system'], since=marks['alice'])
 
         def raw_joins():
             marks = {c.name: c.mark() for c in members()}
@@ -375,7 +382,8 @@ def main():
         tap.run('prosody; alice, bob, carol with core-smmp, dave without plugins', start,
                 diagnostics=diag)
         tap.run('all four join the room', join, diagnostics=diag)
-        tap.run('/smmp start bob carol: the session is up at all three', session_up,
+        tap.run('/smmp start with dave (no plugin) in the room: the session is up at all '
+                'three, dave left outside', session_up,
                 diagnostics=diag)
         tap.run('mallory (raw) joins; the members are told she is outside', raw_joins,
                 diagnostics=diag)
