@@ -50,7 +50,9 @@ real_bare_jid (SmmpRoom *room, const char *nick)
   PurplePluginProtocolInfo *info;
   g_autofree char *real = NULL;
 
-  if (gc != NULL && room->conv != NULL && room->in_room)
+  /* For a nickname nobody holds now the protocol makes one up from the
+   * room's address. */
+  if (gc != NULL && room->conv != NULL && room->in_room && smmp_room_has_occupant (room, nick))
     {
       info = PURPLE_PLUGIN_PROTOCOL_INFO (purple_connection_get_prpl (gc));
       if (info != NULL && info->get_cb_real_name != NULL)
@@ -271,6 +273,9 @@ smmp_room_on_event (SmmpDriver *driver, const SmmpEvent *event, gpointer user_da
       on_rekey_needed (room, event);
       break;
     case SMMP_EVENT_MEMBERS_CHANGED:
+      /* The same members again (we asked to be let back in): nothing to say. */
+      if (event->handles->len == 0 && event->outsiders->len == 0)
+        break;
       list = join_handles (room, event->handles);
       list2 = join_handles (room, event->outsiders);
       smmp_ui_notice (room->conv, "members changed: joined: %s; left: %s",

@@ -423,7 +423,7 @@ need_catch_up (SmmpSession *session)
 /* Decodes and checks what every conversation frame must pass before its
  * place in the order is looked at: session, size, signature. */
 static SmmpFrame *
-check_frame (SmmpSession *session, const char *sender, GBytes *bytes)
+check_frame (SmmpSession *session, const char *sender, GBytes *bytes, gboolean live)
 {
   g_autoptr (GError) error = NULL;
   SmmpGroupState *state = session->state;
@@ -446,7 +446,9 @@ check_frame (SmmpSession *session, const char *sender, GBytes *bytes)
               error->message);
       return NULL;
     }
-  if (memcmp (frame->sid, state->sid, SMMP_SID_BYTES) != 0)
+  if (memcmp (frame->sid, state->sid, SMMP_SID_BYTES) != 0 && !live)
+    ; /* The archive holds other sessions' frames as a matter of course. */
+  else if (memcmp (frame->sid, state->sid, SMMP_SID_BYTES) != 0)
     reject (session, sender, SMMP_ERROR_NOT_FOR_SESSION,
             "%s frame from %s belongs to another session",
             smmp_frame_type_name (frame->type), sender);
@@ -692,7 +694,7 @@ static gboolean
 receive_conversation (SmmpSession *session, const char *sender, GBytes *bytes,
                       gboolean live)
 {
-  g_autoptr (SmmpFrame) frame = check_frame (session, sender, bytes);
+  g_autoptr (SmmpFrame) frame = check_frame (session, sender, bytes, live);
   gboolean changed, applied;
 
   if (frame == NULL)

@@ -659,6 +659,36 @@ test_archive_rereads_applied_quietly (void)
   sim_room_free (room);
 }
 
+/* The archive holds other sessions' frames as a matter of course (a
+ * session formed while this member was away): ignored there without a
+ * report; live, the same frame is refused as not for this session. */
+static void
+test_archive_other_session_quiet (void)
+{
+  SimRoom *room = sim_room_new_up (3, 87), *other = sim_room_new_up (3, 88);
+  SimMember *m = sim_room_member (room, 0);
+  const char *sender = sim_room_member (room, 1)->handle;
+  g_autoptr (GBytes) foreign = NULL;
+  guint caught_up = 0;
+
+  g_assert_true (smmp_session_send (sim_room_member (other, 1)->session, "in another session",
+                                    NULL));
+  foreign = smmp_session_pop_frame (sim_room_member (other, 1)->session);
+  g_assert_nonnull (foreign);
+  drain_rejections (m, 0, NULL);
+
+  smmp_session_report_gap (m->session);
+  smmp_session_receive_archived (m->session, sender, foreign);
+  smmp_session_catch_up_done (m->session, TRUE);
+  g_assert_cmpuint (drain_rejections (m, 0, &caught_up), ==, 0);
+  g_assert_cmpuint (caught_up, ==, 1);
+
+  smmp_session_receive (m->session, sender, foreign);
+  g_assert_cmpuint (drain_rejections (m, SMMP_ERROR_NOT_FOR_SESSION, NULL), ==, 1);
+  sim_room_free (other);
+  sim_room_free (room);
+}
+
 /* A member that learns the others re-keyed without it seals nothing more
  * under the dead session; what it types waits and goes out, once, in the
  * next session it is in. */
@@ -701,6 +731,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/restarts", test_restarts_lose_nothing);
   g_test_add_func ("/session/lost-state-rekeys", test_lost_state_rekeys);
   g_test_add_func ("/session/archive-rereads-applied", test_archive_rereads_applied_quietly);
+  g_test_add_func ("/session/archive-other-session", test_archive_other_session_quiet);
   g_test_add_func ("/session/membership/remove-and-add", test_remove_and_add);
   g_test_add_func ("/session/membership/typed-during-rekey", test_text_typed_during_rekey_is_kept);
   g_test_add_func ("/session/membership/periodic-rekey", test_periodic_rekey_due);
