@@ -7,9 +7,13 @@ comes up at all five with one verification code.  Then all five type two
 messages each at the same moment.  The frames race in the room (one
 frame in flight per member, stale ones sealed again), and still every
 window must show every message exactly once, decrypted, from its sender,
-and all five windows in the SAME order; no window ever shows armour.
+and all five windows in the SAME order, none of them for the log (the
+plugin's log_decrypted is off by default); no window ever shows armour.
 The server's store (Prosody's archive file, and an XEP-0313 query by a
-raw client) holds none of the typed texts: only armour.  Prints TAP.
+raw client) holds none of the typed texts: only armour.  Last, carol
+types `/smmp end`: she is told she now types in clear, and her next line
+shows at the others marked "[not encrypted]", at hers as typed.  Prints
+TAP.
 
 By hand (after building):
     SMMP_CLIENT=build/tests/xmpp/smmp-client SMMP_PLUGIN_DIR=build/plugin \\
@@ -36,7 +40,7 @@ BARRIER = 'alice: the last word %s' % os.urandom(4).hex()
 
 
 def main():
-    tap = harness.Tap(8)
+    tap = harness.Tap(9)
     state = {}
     hint = secured.read_hint()
     with harness.Bed('smmp-secured-room', start=False) as bed:
@@ -97,6 +101,11 @@ def main():
                     USERS[0], first, name, order)
             secured.assert_decrypted_once(clients(), ROOM, ALL_TEXTS + [('alice', BARRIER)],
                                           since)
+            # Decrypted lines stay out of libpurple's logs unless asked.
+            for c in clients():
+                logged = [e for e in secured.message_lines(c, ROOM, since[c.name])
+                          if 'no-log' not in e['flags']]
+                assert not logged, '%s: decrypted lines for the log: %s' % (c.name, logged)
             tap.diag('room order: %s' % ', '.join('%s#%d' % (u, TEXTS[u].index(t) + 1)
                                                    for u, t in first[:-1]))
 
@@ -138,12 +147,35 @@ def main():
             n = secured.assert_archive_armour_only(bed, raw, ROOM, texts, hint, USERS)
             tap.diag('the archive holds %d bodies, all armour' % n)
 
+        def end_in_clear():
+            # carol ends the session at her end: what she types now goes
+            # in clear, and must not pass for protected at the others.
+            carol = clients()[2]
+            others = [c for c in clients() if c is not carol]
+            since = secured.marks(clients())
+            carol.say('/smmp end')
+            ev = carol.wait_event('command', since=since[carol.name])
+            assert ev['status'] == 'ok', ev
+            carol.wait_write(text=lambda p: p.startswith('SMMP: encrypted session ended here')
+                             and 'IN CLEAR' in p, flags=['system'], since=since[carol.name])
+            word = 'carol, in clear: %s' % os.urandom(4).hex()
+            carol.say(word)
+            for c in others:
+                c.wait_write(text='[not encrypted] ' + word, who='carol', flags=['recv'],
+                             since=since[c.name])
+            carol.wait_write(text=word, who='carol', flags=['send'], since=since[carol.name])
+            carol.ping()
+            marked = [e for e in carol.writes(since=since[carol.name])
+                      if '[not encrypted]' in e['plain']]
+            assert not marked, 'carol marks her own line: %s' % marked
+
         tap.run('prosody; five clients with core-smmp sign on', start, diagnostics=diag)
         tap.run('all five join one room', join, diagnostics=diag)
         tap.run('/smmp start: the session is up at all five, one code, /smmp status lists '
                 'all five', session_up, diagnostics=diag)
         tap.run('two messages each, typed at once, reach every window', talk, diagnostics=diag)
-        tap.run('every window shows each message once, decrypted, in one order', one_order,
+        tap.run('every window shows each message once, decrypted, in one order, not for '
+                'the log', one_order,
                 diagnostics=diag)
         tap.run('no window shows armour or an error; all clients run', no_armour,
                 diagnostics=diag)
@@ -151,6 +183,8 @@ def main():
                 diagnostics=diag)
         tap.run("the server's archive (file and XEP-0313) holds only armour", archive,
                 diagnostics=diag)
+        tap.run('/smmp end at carol: her next line is marked [not encrypted] at the others',
+                end_in_clear, diagnostics=diag)
     return tap.done()
 
 
