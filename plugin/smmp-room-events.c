@@ -459,16 +459,16 @@ smmp_held_invite_free (SmmpHeldInvite *held)
   g_free (held);
 }
 
-static gboolean
-names_us (SmmpRoom *room, GBytes *frame)
+gboolean
+smmp_room_invitation_names_us (SmmpRoom *room, const SmmpFrame *frame)
 {
-  g_autoptr (SmmpFrame) decoded = smmp_frame_decode_bytes (frame, NULL);
   const char *nick = smmp_room_own_nick (room);
 
-  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE || nick == NULL)
+  if (frame == NULL || frame->type != SMMP_FRAME_INVITE || nick == NULL)
     return FALSE;
-  for (guint i = 1; i < decoded->handles->len; i++)
-    if (strcmp (g_ptr_array_index (decoded->handles, i), nick) == 0)
+  /* The first handle is the inviter's. */
+  for (guint i = 1; i < frame->handles->len; i++)
+    if (strcmp (g_ptr_array_index (frame->handles, i), nick) == 0)
       return TRUE;
   return FALSE;
 }
@@ -510,13 +510,15 @@ gboolean
 smmp_room_adopt_frame (SmmpRoom *room, const char *nick, GBytes *frame)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (SmmpFrame) decoded = NULL;
   SmmpHeldInvite *held;
   g_autofree char *question = NULL;
 
   /* A restart: the saved session takes the frame (and catches up). */
   if (smmp_room_has_saved_session (room))
     return smmp_room_ensure_driver (room, FALSE, NULL);
-  if (!names_us (room, frame))
+  decoded = smmp_frame_decode_bytes (frame, NULL);
+  if (!smmp_room_invitation_names_us (room, decoded))
     {
       if (!room->told_outsider)
         smmp_ui_notice (room->conv, "encrypted messages in this room are not for you (you are "

@@ -9,6 +9,7 @@
 #include "smmp-room.h"
 
 #include "smmp-driver.h"
+#include "smmp-frame.h"
 #include "smmp-mam.h"
 #include "smmp-store.h"
 
@@ -82,6 +83,10 @@ char *smmp_room_peer_id (SmmpRoom *room, const char *handle);
  * the real JID, since anyone may take a nickname its owner left; else the
  * nickname.  g_free. */
 char *smmp_room_describe_occupant (SmmpRoom *room, const char *nick);
+
+/* Whether @frame (decoded, may be NULL) is an INVITE that names us among
+ * the invited. */
+gboolean smmp_room_invitation_names_us (SmmpRoom *room, const SmmpFrame *frame);
 
 /* smmp-room-return.c.  We are back in the room with a session. */
 void smmp_room_mark_rejoined (SmmpRoom *room);

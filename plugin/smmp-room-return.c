@@ -32,7 +32,6 @@ static GPtrArray *
 invitation_without_us (SmmpRoom *room, const char *nick, GBytes *frame)
 {
   const char *handle = smmp_room_nick_to_handle (room, nick);
-  const char *own = smmp_room_own_nick (room);
   g_autoptr (SmmpFrame) decoded = NULL;
   GPtrArray *handles;
 
@@ -40,11 +39,9 @@ invitation_without_us (SmmpRoom *room, const char *nick, GBytes *frame)
       || smmp_room_member_index (room, handle) < 0)
     return NULL;
   decoded = smmp_frame_decode_bytes (frame, NULL);
-  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE)
+  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE
+      || smmp_room_invitation_names_us (room, decoded))
     return NULL;
-  for (guint i = 0; i < decoded->handles->len; i++)
-    if (g_strcmp0 (g_ptr_array_index (decoded->handles, i), own) == 0)
-      return NULL;
   handles = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (handles, g_strdup (nick));
   for (guint i = 0; i < decoded->handles->len; i++)
