@@ -119,8 +119,10 @@ def _untrack(proc):
         _live.discard(proc)
 
 
-def _stop_process(proc, timeout=10):
-    """SIGTERM, wait; SIGKILL if it does not go.  Returns the exit status."""
+def stop_process(proc, timeout=10):
+    """SIGTERM to the child's PID, wait; SIGKILL if it does not go.
+    Returns (exit status, whether it ended without the SIGKILL)."""
+    soft = True
     if proc.poll() is None:
         try:
             proc.send_signal(signal.SIGTERM)
@@ -131,8 +133,13 @@ def _stop_process(proc, timeout=10):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            soft = False
     _untrack(proc)
-    return proc.returncode
+    return proc.returncode, soft
+
+
+def _stop_process(proc, timeout=10):
+    return stop_process(proc, timeout)[0]
 
 
 def _kill_leftovers():
@@ -525,6 +532,104 @@ def _fatal_error(ev):
     return ev.get('ev') == 'error'
 
 
+def private_env(base_dir, gstreamer=False, unset=()):
+    """The environment of a libpurple program (smmp-client, Finch, Pidgin)
+    of a test: a private HOME and a private 0700 XDG_RUNTIME_DIR under
+    `base_dir` (libpurple's media stack, GStreamer and PulseAudio, writes
+    there); no desktop session: no display, no session bus (libpurple would
+    otherwise register itself on the tester's bus); English texts ("alice
+    entered the room.").  `unset` names more variables to drop."""
+    home = os.path.join(base_dir, 'home')
+    run = os.path.join(base_dir, 'run')
+    for d in (home, run):
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        os.chmod(d, 0o700)
+    env = dict(os.environ)
+    for var in ('DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE',
+                'LANGUAGE') + tuple(unset):
+        env.pop(var, None)
+    env.update({
+        'HOME': home,
+        'XDG_RUNTIME_DIR': run,
+        'XDG_CONFIG_HOME': os.path.join(home, '.config'),
+        'XDG_CACHE_HOME': os.path.join(home, '.cache'),
+        'XDG_DATA_HOME': os.path.join(home, '.local', 'share'),
+        'DBUS_SESSION_BUS_ADDRESS': 'unix:path=' + os.path.join(run, 'no-bus'),
+        'LANG': 'C.UTF-8',
+        'LC_ALL': 'C.UTF-8',
+    })
+    if not gstreamer:
+        # Core init starts GStreamer, which builds a plugin registry in the
+        # (new, empty) HOME: 0.6-1.6 s per program.  Chat needs no media,
+        # so it gets no plugins to scan.
+        empty = os.path.join(base_dir, 'gst-no-plugins')
+        os.makedirs(empty, exist_ok=True)
+        env['GST_PLUGIN_SYSTEM_PATH_1_0'] = empty
+        env['GST_PLUGIN_PATH_1_0'] = empty
+        env['GST_REGISTRY_1_0'] = os.path.join(base_dir, 'gst-registry.bin')
+    return env
+
+
+_UI_SETTINGS = {'gnt': 'gnt-purple', 'gtk': 'gtk-gaim'}
+
+_ACCOUNTS_XML = """<?xml version='1.0' encoding='UTF-8' ?>
+<account version='1.0'>
+ <account>
+  <protocol>prpl-jabber</protocol>
+  <name>%(name)s</name>
+  <password>%(password)s</password>
+  <settings>
+   <setting name='connect_server' type='string'>127.0.0.1</setting>
+   <setting name='port' type='int'>%(port)d</setting>
+   <setting name='connection_security' type='string'>opportunistic_tls</setting>
+   <setting name='auth_plain_in_clear' type='bool'>1</setting>
+  </settings>
+  <settings ui='%(ui)s'>
+   <setting name='auto-login' type='bool'>1</setting>
+  </settings>
+ </account>
+</account>
+"""
+
+_BLIST_XML = """<?xml version='1.0' encoding='UTF-8' ?>
+<purple version='1.0'>
+ <blist>
+  <group name='Chats'>
+   <chat proto='prpl-jabber' account=%(account)s>
+    <component name='room'>%(room)s</component>
+    <component name='server'>%(server)s</component>
+    <component name='handle'>%(nick)s</component>
+    <setting name='%(toolkit)s-autojoin' type='bool'>1</setting>
+   </chat>
+  </group>
+ </blist>
+</purple>
+"""
+
+
+def seed_purple_ui(cfg, toolkit, account, port, room_node, nick, plugin_so, password='pw'):
+    """A libpurple UI's config dir as Finch (`toolkit` 'gnt') or Pidgin
+    ('gtk') reads it at start: `account` signs on at once and joins
+    `room_node` on the MUC service as `nick`; `plugin_so` is linked into
+    `cfg`/plugins.  Returns the linked plugin's path, for the UI's list of
+    loaded plugins in the prefs.xml the caller writes."""
+    os.makedirs(os.path.join(cfg, 'plugins'), mode=0o700, exist_ok=True)
+    plugin = os.path.join(cfg, 'plugins', os.path.basename(plugin_so))
+    os.symlink(os.path.abspath(plugin_so), plugin)
+    files = {
+        'accounts.xml': _ACCOUNTS_XML % {
+            'name': xml_escape(account), 'password': xml_escape(password), 'port': port,
+            'ui': _UI_SETTINGS[toolkit]},
+        'blist.xml': _BLIST_XML % {
+            'account': quoteattr(account), 'room': xml_escape(room_node),
+            'server': xml_escape(MUC_DOMAIN), 'nick': xml_escape(nick), 'toolkit': toolkit},
+    }
+    for name, text in files.items():
+        with open(os.path.join(cfg, name), 'w', encoding='utf-8') as f:
+            f.write(text)
+    return plugin
+
+
 class Client:
     """One smmp-client process: a libpurple account in its own directory.
 
@@ -562,35 +667,8 @@ class Client:
         media stack (GStreamer, PulseAudio) writes there.  No desktop
         session: no display, no session bus (libpurple would otherwise
         register itself on the tester's bus)."""
-        home = os.path.join(self.dir, 'home')
-        run = os.path.join(self.dir, 'run')
-        for d in (home, run):
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            os.chmod(d, 0o700)
-        env = dict(os.environ)
-        for var in ('DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE',
-                    'LANGUAGE', 'XDG_CONFIG_DIRS', 'XDG_DATA_DIRS'):
-            env.pop(var, None)
-        env.update({
-            'HOME': home,
-            'XDG_RUNTIME_DIR': run,
-            'XDG_CONFIG_HOME': os.path.join(home, '.config'),
-            'XDG_CACHE_HOME': os.path.join(home, '.cache'),
-            'XDG_DATA_HOME': os.path.join(home, '.local', 'share'),
-            'DBUS_SESSION_BUS_ADDRESS': 'unix:path=' + os.path.join(run, 'no-bus'),
-            # libpurple's texts ("alice entered the room.") in English.
-            'LANG': 'C.UTF-8',
-            'LC_ALL': 'C.UTF-8',
-        })
-        if not self.bed.gstreamer:
-            # Core init starts GStreamer, which builds a plugin registry
-            # in the (new, empty) HOME: 0.6-1.6 s per client.  Chat needs
-            # no media, so it gets no plugins to scan.
-            empty = os.path.join(self.bed.dir, 'gst-no-plugins')
-            os.makedirs(empty, exist_ok=True)
-            env['GST_PLUGIN_SYSTEM_PATH_1_0'] = empty
-            env['GST_PLUGIN_PATH_1_0'] = empty
-            env['GST_REGISTRY_1_0'] = os.path.join(self.dir, 'gst-registry.bin')
+        env = private_env(self.dir, gstreamer=self.bed.gstreamer,
+                          unset=('XDG_CONFIG_DIRS', 'XDG_DATA_DIRS'))
         env.update(self.extra_env)
         return env
 

@@ -34,7 +34,7 @@ import signal
 import subprocess
 import sys
 import time
-from xml.sax.saxutils import escape as xml_escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 # No __pycache__ in the source tree when run by hand.
 sys.dont_write_bytecode = True
@@ -171,46 +171,15 @@ class Finch:
     def write_config(self):
         """accounts.xml, blist.xml, prefs.xml and plugins/smmp.so, as
         Finch reads them at start: sign on at once, join the room."""
-        os.makedirs(os.path.join(self.cfg, 'plugins'), mode=0o700, exist_ok=True)
-        plugin = os.path.join(self.cfg, 'plugins', os.path.basename(self.plugin_so))
-        os.symlink(os.path.abspath(self.plugin_so), plugin)
-        files = {
-            'accounts.xml': ACCOUNTS_XML % {
-                'name': xml_escape(self.account), 'port': self.bed.prosody.port},
-            'blist.xml': BLIST_XML % {
-                'account': quoteattr(self.account), 'room': xml_escape(self.room_node),
-                'server': xml_escape(harness.MUC_DOMAIN), 'nick': xml_escape(self.nick)},
-            'prefs.xml': PREFS_XML % {
-                'plugin': quoteattr(plugin), 'width': COLS, 'height': ROWS - 1},
-        }
-        for name, text in files.items():
-            with open(os.path.join(self.cfg, name), 'w', encoding='utf-8') as f:
-                f.write(text)
+        plugin = harness.seed_purple_ui(self.cfg, 'gnt', self.account, self.bed.prosody.port,
+                                        self.room_node, self.nick, self.plugin_so)
+        with open(os.path.join(self.cfg, 'prefs.xml'), 'w', encoding='utf-8') as f:
+            f.write(PREFS_XML % {'plugin': quoteattr(plugin), 'width': COLS, 'height': ROWS - 1})
 
     def env(self):
-        """As the headless clients': private HOME and XDG_RUNTIME_DIR, no
-        desktop session, English texts, no GStreamer plugins to scan."""
-        home = os.path.join(self.dir, 'home')
-        run = os.path.join(self.dir, 'run')
-        for d in (home, run):
-            os.makedirs(d, mode=0o700, exist_ok=True)
-        env = dict(os.environ)
-        for var in ('DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE',
-                    'LANGUAGE', 'TMUX', 'TMUX_PANE'):
-            env.pop(var, None)
-        empty = os.path.join(self.dir, 'gst-no-plugins')
-        os.makedirs(empty, exist_ok=True)
-        env.update({
-            'HOME': home, 'XDG_RUNTIME_DIR': run,
-            'XDG_CONFIG_HOME': os.path.join(home, '.config'),
-            'XDG_CACHE_HOME': os.path.join(home, '.cache'),
-            'XDG_DATA_HOME': os.path.join(home, '.local', 'share'),
-            'DBUS_SESSION_BUS_ADDRESS': 'unix:path=' + os.path.join(run, 'no-bus'),
-            'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8',
-            'GST_PLUGIN_SYSTEM_PATH_1_0': empty, 'GST_PLUGIN_PATH_1_0': empty,
-            'GST_REGISTRY_1_0': os.path.join(self.dir, 'gst-registry.bin'),
-        })
-        return env
+        """As the headless clients' (harness.private_env), and outside the
+        tester's tmux."""
+        return harness.private_env(self.dir, unset=('TMUX', 'TMUX_PANE'))
 
     # -- tmux
 
@@ -415,40 +384,6 @@ def text_lines(screen):
             out.append(row[1:].rstrip(' ▒│'))
     return out
 
-
-ACCOUNTS_XML = """<?xml version='1.0' encoding='UTF-8' ?>
-<account version='1.0'>
- <account>
-  <protocol>prpl-jabber</protocol>
-  <name>%(name)s</name>
-  <password>pw</password>
-  <settings>
-   <setting name='connect_server' type='string'>127.0.0.1</setting>
-   <setting name='port' type='int'>%(port)d</setting>
-   <setting name='connection_security' type='string'>opportunistic_tls</setting>
-   <setting name='auth_plain_in_clear' type='bool'>1</setting>
-  </settings>
-  <settings ui='gnt-purple'>
-   <setting name='auto-login' type='bool'>1</setting>
-  </settings>
- </account>
-</account>
-"""
-
-BLIST_XML = """<?xml version='1.0' encoding='UTF-8' ?>
-<purple version='1.0'>
- <blist>
-  <group name='Chats'>
-   <chat proto='prpl-jabber' account=%(account)s>
-    <component name='room'>%(room)s</component>
-    <component name='server'>%(server)s</component>
-    <component name='handle'>%(nick)s</component>
-    <setting name='gnt-autojoin' type='bool'>1</setting>
-   </chat>
-  </group>
- </blist>
-</purple>
-"""
 
 # No STUN look-up, no chat log; the room window at the top left, as big
 # as the terminal (the taskbar takes the last row).

@@ -93,6 +93,14 @@ def main():
             secured.assert_decrypted_once(listeners, ROOM, sent, since)
             return [t for _, t in sent]
 
+        def fingerprint(client, nick):
+            """`nick`'s fingerprint as `/smmp fingerprint` shows it."""
+            since = client.mark()
+            client.say('/smmp fingerprint ' + nick)
+            e = client.wait_write(text=lambda p: p.startswith('SMMP: %s: ' % nick),
+                                  flags=['system'], since=since)
+            return e['plain'][len('SMMP: %s: ' % nick):]
+
         def barrier(clients):
             st['barriers'] += 1
             secured.barrier(st['raw'], RAW, clients, ROOM, 'barrier %d' % st['barriers'])
@@ -340,10 +348,7 @@ def main():
         def trust():
             alice = c('alice')
             since = alice.mark()
-            alice.say('/smmp fingerprint bob')
-            e = alice.wait_write(text=lambda p: p.startswith('SMMP: bob: '), flags=['system'],
-                                 since=since)
-            fp = e['plain'][len('SMMP: bob: '):]
+            fp = fingerprint(alice, 'bob')
             assert len(fp.replace(' ', '')) == 40, fp
             st['bob_fp'] = fp
             # One digit wrong: nothing trusted.
@@ -420,10 +425,7 @@ def main():
             # alice compares the new fingerprint and trusts it.
             alice = c('alice')
             since = alice.mark()
-            alice.say('/smmp fingerprint bob')
-            e = alice.wait_write(text=lambda p: p.startswith('SMMP: bob: '), flags=['system'],
-                                 since=since)
-            new_fp = e['plain'][len('SMMP: bob: '):]
+            new_fp = fingerprint(alice, 'bob')
             assert new_fp != st['bob_fp']
             alice.say('/smmp trust bob ' + new_fp)
             alice.wait_write(text=lambda p: p.endswith('is now verified'), flags=['system'],

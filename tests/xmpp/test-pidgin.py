@@ -34,11 +34,10 @@ import os
 import re
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import time
-from xml.sax.saxutils import escape as xml_escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 # No __pycache__ in the source tree when run by hand.
 sys.dont_write_bytecode = True
@@ -87,53 +86,14 @@ def parse_args():
 
 
 def desktop_env(base_dir):
-    """The environment of a program on our display: private HOME and
-    XDG_RUNTIME_DIR, no session bus, English texts, no GStreamer plugins
-    to scan, no desktop settings from the tester's session."""
-    home = os.path.join(base_dir, 'home')
-    run = os.path.join(base_dir, 'run')
-    for d in (home, run):
-        os.makedirs(d, mode=0o700, exist_ok=True)
-    env = dict(os.environ)
-    for var in ('DISPLAY', 'WAYLAND_DISPLAY', 'DBUS_STARTER_ADDRESS', 'DBUS_STARTER_BUS_TYPE',
-                'LANGUAGE', 'LD_PRELOAD', 'XAUTHORITY', 'GTK_MODULES', 'GTK2_RC_FILES',
-                'XDG_CONFIG_DIRS', 'XDG_DATA_DIRS', 'SESSION_MANAGER'):
-        env.pop(var, None)
-    empty = os.path.join(base_dir, 'gst-no-plugins')
-    os.makedirs(empty, exist_ok=True)
-    env.update({
-        'HOME': home, 'XDG_RUNTIME_DIR': run,
-        'XDG_CONFIG_HOME': os.path.join(home, '.config'),
-        'XDG_CACHE_HOME': os.path.join(home, '.cache'),
-        'XDG_DATA_HOME': os.path.join(home, '.local', 'share'),
-        'DBUS_SESSION_BUS_ADDRESS': 'unix:path=/nonexistent',
-        'NO_AT_BRIDGE': '1',
-        'LANG': 'C.UTF-8', 'LC_ALL': 'C.UTF-8',
-        'GST_PLUGIN_SYSTEM_PATH_1_0': empty, 'GST_PLUGIN_PATH_1_0': empty,
-        'GST_REGISTRY_1_0': os.path.join(base_dir, 'gst-registry.bin'),
-    })
+    """The environment of a program on our display: as the headless
+    clients' (harness.private_env), and no desktop settings or modules from
+    the tester's session."""
+    env = harness.private_env(base_dir, unset=(
+        'LD_PRELOAD', 'XAUTHORITY', 'GTK_MODULES', 'GTK2_RC_FILES', 'XDG_CONFIG_DIRS',
+        'XDG_DATA_DIRS', 'SESSION_MANAGER'))
+    env['NO_AT_BRIDGE'] = '1'
     return env
-
-
-def stop_child(proc, timeout):
-    """SIGTERM to the child's PID, wait; SIGKILL if it does not go.
-    Returns (exit status, whether it went on SIGTERM)."""
-    if proc.poll() is not None:
-        harness._untrack(proc)
-        return proc.returncode, True
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    try:
-        proc.wait(timeout=timeout)
-        soft = True
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        soft = False
-    harness._untrack(proc)
-    return proc.returncode, soft
 
 
 # ---------------------------------------------------------------------------
@@ -195,7 +155,7 @@ class Xvfb:
     def stop(self):
         if self.proc is None:
             return None, True
-        return stop_child(self.proc, 10)
+        return harness.stop_process(self.proc, 10)
 
 
 # ---------------------------------------------------------------------------
@@ -225,16 +185,10 @@ class Pidgin:
     def write_config(self):
         """accounts.xml, blist.xml, prefs.xml, plugins/smmp.so and a gtkrc,
         as Pidgin reads them at start: sign on at once, join the room."""
-        os.makedirs(os.path.join(self.cfg, 'plugins'), mode=0o700, exist_ok=True)
         os.makedirs(self.shots, exist_ok=True)
-        plugin = os.path.join(self.cfg, 'plugins', os.path.basename(self.plugin_so))
-        os.symlink(os.path.abspath(self.plugin_so), plugin)
+        plugin = harness.seed_purple_ui(self.cfg, 'gtk', self.account, self.bed.prosody.port,
+                                        ROOM_NODE, PIDGIN_USER, self.plugin_so)
         files = {
-            'accounts.xml': ACCOUNTS_XML % {
-                'name': xml_escape(self.account), 'port': self.bed.prosody.port},
-            'blist.xml': BLIST_XML % {
-                'account': quoteattr(self.account), 'room': xml_escape(ROOM_NODE),
-                'server': xml_escape(harness.MUC_DOMAIN), 'nick': xml_escape(PIDGIN_USER)},
             'prefs.xml': PREFS_XML % {
                 'plugin': quoteattr(plugin),
                 'cx': ROOM_GEOMETRY[0], 'cy': ROOM_GEOMETRY[1],
@@ -416,7 +370,7 @@ class Pidgin:
     def stop(self):
         if self.proc is None:
             return None, True
-        return stop_child(self.proc, 30)
+        return harness.stop_process(self.proc, 30)
 
     def diagnostics(self):
         log = self.chat_log()
@@ -455,40 +409,6 @@ def ppm_colours(data):
     colours = {pixels[i:i + step] for i in range(0, len(pixels), step)}
     return w, h, len(colours)
 
-
-ACCOUNTS_XML = """<?xml version='1.0' encoding='UTF-8' ?>
-<account version='1.0'>
- <account>
-  <protocol>prpl-jabber</protocol>
-  <name>%(name)s</name>
-  <password>pw</password>
-  <settings>
-   <setting name='connect_server' type='string'>127.0.0.1</setting>
-   <setting name='port' type='int'>%(port)d</setting>
-   <setting name='connection_security' type='string'>opportunistic_tls</setting>
-   <setting name='auth_plain_in_clear' type='bool'>1</setting>
-  </settings>
-  <settings ui='gtk-gaim'>
-   <setting name='auto-login' type='bool'>1</setting>
-  </settings>
- </account>
-</account>
-"""
-
-BLIST_XML = """<?xml version='1.0' encoding='UTF-8' ?>
-<purple version='1.0'>
- <blist>
-  <group name='Chats'>
-   <chat proto='prpl-jabber' account=%(account)s>
-    <component name='room'>%(room)s</component>
-    <component name='server'>%(server)s</component>
-    <component name='handle'>%(nick)s</component>
-    <setting name='gtk-autojoin' type='bool'>1</setting>
-   </chat>
-  </group>
- </blist>
-</purple>
-"""
 
 # No STUN look-up; chat logs in text, with the decrypted messages (the
 # plugin's preference); no sounds, no tray icon, no smileys, no smooth
