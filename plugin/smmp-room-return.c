@@ -33,14 +33,17 @@ invitation_without_us (SmmpRoom *room, const char *nick, GBytes *frame)
 {
   const char *handle = smmp_room_nick_to_handle (room, nick);
   g_autoptr (SmmpFrame) decoded = NULL;
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (frame, &len);
   GPtrArray *handles;
 
-  if (room->driver == NULL || g_strcmp0 (handle, room->self_handle) == 0
+  /* Every frame of the room passes here: only an invitation is decoded. */
+  if (len < 2 || data[1] != SMMP_FRAME_INVITE || room->driver == NULL
+      || g_strcmp0 (handle, room->self_handle) == 0
       || smmp_room_member_index (room, handle) < 0)
     return NULL;
   decoded = smmp_frame_decode_bytes (frame, NULL);
-  if (decoded == NULL || decoded->type != SMMP_FRAME_INVITE
-      || smmp_room_invitation_names_us (room, decoded))
+  if (decoded == NULL || smmp_room_invitation_names_us (room, decoded))
     return NULL;
   handles = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (handles, g_strdup (nick));
