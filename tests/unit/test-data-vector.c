@@ -52,27 +52,28 @@ static const Member members[2] = {
 
 #define A7_R_NEW "7b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b14"
 #define A7_DIGEST "221c5dcfc1b5866199036c6aa1916ddc8a257cd7b0c94bfbb7df7642918be4c9"
-#define A7_MASK "c1e76664c1ac64d08ee7c2dec9175a439b4292f8847ae87d9f22b6afd716fa42"
-#define A7_SLOT "baea21bdf58b9ce19f87bac2b564659b04ca05f26b33e5f73fccaf0b1c9ce156"
+#define A7_MASK_TAG "c452a9cbca974f877b6d2fc2712a649d"
+#define A7_MASK "8313e0a7f46c4053881cd89ad5d90ab16c79a89645b7e777d68e06f4341df6cd"
+#define A7_SLOT "f81ea77ec04bb862997ca086a9aa3569f3f13f9caafeeafd76601f50ff97edd9"
 #define A7_RK "c20e840199dbfee737640450124cd7f750fe3d48f549046bfab38db91c9f3d5b"
 #define A7_NHK "0e62094fbf6fa33264c300b8362b8bc94c5c156f6fee6b76849b85e8ac24d7d0"
 #define A7_MK "20037010788692f14e63bfe20918f4ddfe49fcd89697a95ee5dc9673475dabd5"
 /* BLAKE2b-512 of the frame's bytes 0 to 235, which the signature signs
  * after ASCII0("SMMPv1 data") (R5). */
 #define A7_FRAME_DIGEST \
-  "64591aba7680b858bd7cbbb7ebd550c6b27867d72602e58002ea9dcf717fb60b" \
-  "0fa4d528da07993addb99972f5b202ab8988e853f5eefbbe4ebdc0c9b802a8f8"
+  "7dffe91eec104b35f4444314791513c24a09f7457c649dfa68fb8dc1653900e0" \
+  "0f6f1ea03cdabf8fc140fa74bc218bef36d4884211811d606901c2789322c181"
 #define A7_FRAME \
   "011006cd825dc2b1538f393d5d73d6455f0b0002000000000000000044444444" \
-  "4444444444444444444444444444444444444444f53299533ec170cd65fab470" \
-  "2db40e3078a7d179964aa17cbcd751b8d836f2f46bcb5d0b87a381fc76e5cf31" \
-  "82e86c69555555555555555555555555555555555555555555555555ab53811c" \
+  "4444444444444444444444444444444444444444b7c61f900b01544e6301ae34" \
+  "317a5ec28f9ceb175787ae76f57be1e33b3dfe7bca9c0a90c31c664f918eab65" \
+  "124a3e2a555555555555555555555555555555555555555555555555ab53811c" \
   "9f6f05350f10f9fe6337cd502b0be4e0938b9a252303bceffbaa1ec15d26a910" \
-  "ed740c32ee2da570bf92f1243e8a937f41f6fd3618349d14141742bd587e64de" \
-  "b2dadb54aff73fc79fc3e58f9fa753d8178239a57507d04e910c56a703368350" \
-  "9be5ad5e788efc922419507916e8ac9cc37f21b829d8a641fe0cd0c6317c52a2" \
-  "abc43d5ac1a89bb2519307ea5333e58a32962cd78607d2d0be1bfc7decad2ba6" \
-  "e31c36ccc7bc2f1794a1c601"
+  "ed740c32ee2da570bf92f1243e8a937f41f6fd3618349d14141742bd5933c508" \
+  "a54748bd3945ade490afa503bb2836784a4e48b925f7e03da93a686ac91f0633" \
+  "c72fdf3f6ff3bc91c697422d7b963a1e6fe6e3c18dd349f7847c45acf92e3db1" \
+  "a74e2938246a6bf774f0bbcff596191236d71f46c1aa2c7b72d55dd3917b4fa6" \
+  "644b5ffe351a98dbd9abee00"
 
 /* Decodes @hex (no separators) into @out of exactly @len bytes. */
 static void
@@ -257,11 +258,11 @@ test_seal (void)
 static void
 test_recompute (void)
 {
-  static const guint8 personal[crypto_generichash_blake2b_PERSONALBYTES] = "SMMPv1 mask";
+  static const char mask_label[] = "SMMPv1 mask";     /* with its 0x00 */
   static const char digest_label[] = "SMMPv1 digest"; /* with its 0x00 */
   static const char data_label[] = "SMMPv1 data";     /* with its 0x00 */
   guint8 r_a[32], r_b[32], big_r_a[32], big_r_b[32], r_new[32], big_r_new[32];
-  guint8 dh_ab[32], dh_ba[32], text_hash[32], digest[32], mask[32], slot[32];
+  guint8 dh_ab[32], dh_ba[32], text_hash[32], digest[32], tag[32], mask[32], slot[32];
   guint8 hk[32], mk[32], v[32], seed[32], pk[32], sk[64], zeros[32] = { 0 };
   guint8 prefix[52], header_ct[32 + 16], body[64], body_ct[64 + 16], mac[32];
   guint8 frame[300], numbers[9] = { 0 }, signed_msg[sizeof data_label + 64];
@@ -294,19 +295,17 @@ test_recompute (void)
   crypto_hash_sha256_final (&h, digest);
   assert_bytes_hex (digest, 32, A7_DIGEST);
 
-  /* 6.6: both sides compute one DH value; the mask is BLAKE2b-256 of
-   * DH || digest', personalised "SMMPv1 mask". */
+  /* 6.6: both sides compute one DH value; the mask is HChaCha20 keyed
+   * with it, of the first 16 bytes of H("SMMPv1 mask", digest'). */
   g_assert_cmpint (crypto_scalarmult (dh_ab, r_a, big_r_b), ==, 0);
   g_assert_cmpint (crypto_scalarmult (dh_ba, r_b, big_r_a), ==, 0);
   g_assert_cmpmem (dh_ab, 32, dh_ba, 32);
-  {
-    guint8 in[64];
-
-    memcpy (in, dh_ab, 32);
-    memcpy (in + 32, digest, 32);
-    g_assert_cmpint (crypto_generichash_blake2b_salt_personal (mask, 32, in, sizeof in, NULL,
-                                                               0, NULL, personal), ==, 0);
-  }
+  crypto_hash_sha256_init (&h);
+  crypto_hash_sha256_update (&h, (const guint8 *) mask_label, sizeof mask_label);
+  crypto_hash_sha256_update (&h, digest, 32);
+  crypto_hash_sha256_final (&h, tag);
+  assert_bytes_hex (tag, 16, A7_MASK_TAG);
+  g_assert_cmpint (crypto_core_hchacha20 (mask, tag, dh_ab, NULL), ==, 0);
   assert_bytes_hex (mask, 32, A7_MASK);
   for (guint b = 0; b < 32; b++)
     slot[b] = big_r_new[b] ^ mask[b];
