@@ -35,6 +35,7 @@ struct _SmmpSession {
   GQueue outgoing;          /* of Outgoing*: texts not yet sealed */
   SmmpPending *in_flight;   /* sealed, waiting for the room */
   SmmpResyncPending *resync; /* our resync, waiting for the room */
+  gboolean resync_restored;  /* ...read back from a save, not yet looked for */
   GQueue ahead;             /* of SmmpFrame*: built on states not reached */
   gboolean catching_up;
   gboolean ahead_overflowed; /* frames were dropped from @ahead */
@@ -838,6 +839,11 @@ smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
    * unknown, so it is given up and, if still needed, sent afresh. */
   if (!closed)
     g_clear_pointer (&session->resync, smmp_resync_pending_free);
+  else if (session->resync_restored && session->resync != NULL)
+    /* Restored, and not in the complete archive: it never reached the
+     * room, and it is still built on our generation. */
+    g_queue_push_tail (&session->frames, g_bytes_ref (session->resync->frame));
+  session->resync_restored = FALSE;
   if (missed_resync)
     need_rekey (session, "a resync was missed and the archive cannot supply it");
   else if (!closed)
@@ -1129,8 +1135,56 @@ smmp_session_to_json (const SmmpSession *session)
       smmp_json_add_bytes (b, "ratchet_secret", p->ratchet_secret, SMMP_KEY_BYTES);
       json_builder_end_object (b);
     }
+  if (session->resync != NULL)
+    {
+      const SmmpResyncPending *p = session->resync;
+      gsize len = 0;
+      const guint8 *frame = g_bytes_get_data (p->frame, &len);
+
+      /* Without it, the reflection of our own RESYNC after a restart would
+       * be a frame in our name we did not send now: the others would apply
+       * it and we would not (PROTOCOL 6.12, 6.17). */
+      json_builder_set_member_name (b, "resync_in_flight");
+      json_builder_begin_object (b);
+      smmp_json_add_int (b, "generation", p->generation);
+      smmp_json_add_int (b, "frame_bytes", (gint64) len);
+      smmp_json_add_bytes (b, "frame", frame, len);
+      smmp_json_add_bytes (b, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
+      smmp_json_add_bytes (b, "secrets", p->secrets, 2 * SMMP_KEY_BYTES);
+      json_builder_end_object (b);
+    }
   json_builder_end_object (b);
   return smmp_json_finish (b);
+}
+
+static SmmpResyncPending *
+read_resync_in_flight (JsonObject *o, GError **error)
+{
+  SmmpResyncPending *p = g_new0 (SmmpResyncPending, 1);
+  gint64 generation, len;
+  guint8 *frame = NULL;
+
+  p->secrets = sodium_malloc (2 * SMMP_KEY_BYTES);
+  if (p->secrets == NULL)
+    g_error ("smmp: out of guarded memory");
+  if (!smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
+      || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
+                             &len, error)
+      || !smmp_json_get_bytes (o, "frame", frame = g_malloc ((gsize) len), (gsize) len, error)
+      || !smmp_json_get_bytes (o, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES,
+                               error)
+      || !smmp_json_get_bytes (o, "secrets", p->secrets, 2 * SMMP_KEY_BYTES, error))
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                             "the resync in flight is unreadable");
+      g_free (frame);
+      smmp_resync_pending_free (p);
+      return NULL;
+    }
+  p->generation = (guint32) generation;
+  p->frame = g_bytes_new_take (frame, (gsize) len);
+  return p;
 }
 
 static SmmpPending *
@@ -1299,11 +1353,31 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
        * copy of a frame the room already has is stale when it comes. */
       g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
     }
+  node = json_object_get_member (o, "resync_in_flight");
+  if (node != NULL)
+    {
+      if (session->state == NULL || !JSON_NODE_HOLDS_OBJECT (node)
+          || (session->resync = read_resync_in_flight (json_node_get_object (node), error))
+                 == NULL)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
+                                 "a resync in flight without a session");
+          goto fail;
+        }
+      /* Not offered again yet: a second copy of a RESYNC the room already
+       * has would reach the others as a resync built on a generation they
+       * have left, which only a re-key mends (6.10).  The catch-up that a
+       * restored session starts finds it in the archive, or shows that
+       * the room never had it (smmp_session_catch_up_done()). */
+      session->resync_restored = TRUE;
+    }
   if (session->state != NULL)
     {
       need_catch_up (session);
-      /* A resync that was due is asked for again: the back-off was lost. */
-      if (session->state->resync_required)
+      /* A resync that was due, and not yet sent, is asked for again: the
+       * back-off was lost. */
+      if (session->state->resync_required && session->resync == NULL)
         need_resync (session, "a resync was due when the session was saved");
     }
   return session;

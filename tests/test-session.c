@@ -4,6 +4,7 @@
 #include "sim-room.h"
 
 #include "smmp-ka-private.h"
+#include "smmp-state-private.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -342,6 +343,51 @@ test_restarts_lose_nothing (void)
   g_rand_free (rand);
 }
 
+/* A member restarts with its RESYNC in flight: the saved session holds it.
+ * If the room had it, the catch-up finds it and applies it as the member's
+ * own; if the room never got it, it goes out after the catch-up.  Either
+ * way everyone moves to one new generation with no re-key (PROTOCOL 6.12,
+ * 6.17). */
+static void
+test_restart_with_resync_in_flight (void)
+{
+  for (guint reached_room = 0; reached_room < 2; reached_room++)
+    {
+      SimRoom *room = sim_room_new_up (3, 71 + reached_room);
+      SimMember *m = sim_room_member (room, 1);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+      const guint32 generation = m->state->generation;
+      guint rekeys = 0;
+      GBytes *frame;
+
+      sim_room_set_losses (room, 0.0, TRUE); /* an archive to catch up from */
+      m->state->resync_required = TRUE;
+      smmp_session_resync_due (m->session);
+      frame = smmp_session_pop_frame (m->session);
+      g_assert_nonnull (frame);
+      if (reached_room)
+        sim_room_append (room, 1, frame, NULL);
+      g_bytes_unref (frame);
+      g_assert_true (sim_room_restart (room, 1));
+      sim_room_run (room);
+
+      for (guint i = 0; i < 3; i++)
+        {
+          SimMember *each = sim_room_member (room, i);
+
+          g_assert_cmpuint (each->state->generation, ==, generation + 1);
+          g_assert_false (each->state->resync_required);
+          rekeys += each->rekeys;
+        }
+      g_assert_cmpuint (rekeys, ==, 0);
+      g_assert_true (sim_room_converged (room));
+      submit (room, submitted, 1, "back, and in step");
+      submit (room, submitted, 2, "welcome");
+      sim_room_run (room);
+      assert_all_delivered (room, submitted);
+      sim_room_free (room);
+    }
+}
 
 static void
 test_lost_state_rekeys (void)
@@ -725,6 +771,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  g_test_add_func ("/session/restart-with-resync-in-flight", test_restart_with_resync_in_flight);
   g_test_add_func ("/session/garbage-after-agreement", test_garbage_after_agreement_reported);
   g_test_add_func ("/session/replaced-member-holds-texts", test_replaced_member_holds_texts);
   g_test_add_func ("/session/state-json", test_state_json_round_trip);
