@@ -183,8 +183,8 @@ typedef struct {
 } LossTotals;
 
 /* @schedules random schedules of mixed settings: up to 30 members, several
- * senders at once, up to 19% of message deliveries lost, and (without the
- * archive) now and then a member restarting.  With the archive nothing may
+ * senders at once, up to 19% of message deliveries lost, and now and then a
+ * member restarting from its saved session.  With the archive nothing may
  * be lost; without it members that miss frames resync (and lose those
  * messages), and a member left on other keys is brought back by a new key
  * agreement.  Either way everyone ends in one state with nothing queued
@@ -211,7 +211,7 @@ run_random_losses (guint32 rand_seed, guint schedules, gboolean archive)
           g_autofree char *text = g_strdup_printf ("m%u", k);
           submit (room, submitted, k % senders, text);
           sim_room_step (room, (guint) g_rand_int_range (rand, 0, 2 * (gint32) n));
-          if (!archive && g_rand_int_range (rand, 0, 20) == 0)
+          if (g_rand_int_range (rand, 0, archive ? 10 : 20) == 0)
             g_assert_true (sim_room_restart (room, (guint) g_rand_int_range (rand, 0,
                                                                               (gint32) n)));
         }

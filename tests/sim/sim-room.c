@@ -402,7 +402,15 @@ post (SimRoom *room, guint index)
 
 /* Deadlines pass when the room is quiet.  The initiator's deadline for
  * answers is the shortest (an invitee waits longer for the roster than the
- * initiator waits for answers), so it passes alone first. */
+ * initiator waits for answers), so it passes alone first.  But the others'
+ * deadlines run meanwhile: an agreement that has waited through
+ * QUIET_WAITS_TO_EXPIRE quiet spells expires even while another member is
+ * collecting answers.  Without that, a member re-inviting after every
+ * unanswered invitation would keep the room's other deadlines from ever
+ * passing, where real time would end them (an invitee left waiting by an
+ * initiator that restarted refuses every invitation until it gives up). */
+#define QUIET_WAITS_TO_EXPIRE 2
+
 static gboolean
 expire_open_agreements (SimRoom *room)
 {
@@ -422,9 +430,17 @@ expire_open_agreements (SimRoom *room)
       if (m->ka == NULL)
         continue;
       phase = smmp_ka_get_phase (m->ka);
-      if (phase == SMMP_KA_DONE || phase == SMMP_KA_FAILED
-          || (collecting && phase != SMMP_KA_COLLECTING))
+      if (phase == SMMP_KA_DONE || phase == SMMP_KA_FAILED)
         continue;
+      if (m->waited_ka != m->ka)
+        {
+          m->waited_ka = m->ka;
+          m->quiet_waits = 0;
+        }
+      if (collecting && phase != SMMP_KA_COLLECTING
+          && ++m->quiet_waits < QUIET_WAITS_TO_EXPIRE)
+        continue;
+      m->quiet_waits = 0;
       t0 = cpu_now ();
       smmp_session_expire (m->session);
       m->cpu_ns += cpu_now () - t0;

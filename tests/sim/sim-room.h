@@ -41,6 +41,10 @@ typedef struct {
   gboolean want_catch_up;
   gboolean want_rekey;
   guint resync_countdown;  /* steps of back-off left; 0: none pending */
+  const SmmpKeyAgreement *waited_ka; /* the agreement quiet_waits counts for
+                                      * (compared only: a new one at a reused
+                                      * address just waits less) */
+  guint quiet_waits;       /* quiet spells it has waited through */
   guint drops;             /* deliveries to this member the room lost */
   guint gap_from;          /* first log entry of the gap, or G_MAXUINT */
   guint catch_ups, rekeys; /* asked for */
