@@ -34,6 +34,7 @@ struct _SmmpSession {
   SmmpGroupState *state;    /* the confirmed session */
   GQueue outgoing;          /* of Outgoing*: texts not yet sealed */
   SmmpPending *in_flight;   /* sealed, waiting for the room */
+  gboolean in_flight_restored; /* ...read back from a save, not yet offered */
   SmmpResyncPending *resync; /* our resync, waiting for the room */
   gboolean resync_restored;  /* ...read back from a save, not yet looked for */
   GQueue ahead;             /* of SmmpFrame*: built on states not reached */
@@ -286,6 +287,8 @@ drain_ka (SmmpSession *session)
           g_clear_pointer (&session->resync, smmp_resync_pending_free);
           g_queue_clear_full (&session->ahead, (GDestroyNotify) smmp_frame_free);
           session->catching_up = FALSE;
+          session->in_flight_restored = FALSE;
+          session->resync_restored = FALSE;
           session->rekey_requested = FALSE;
           session->replaced = FALSE;
           session->resync_asked = FALSE;
@@ -844,6 +847,12 @@ smmp_session_catch_up_done (SmmpSession *session, gboolean complete)
      * room, and it is still built on our generation. */
     g_queue_push_tail (&session->frames, g_bytes_ref (session->resync->frame));
   session->resync_restored = FALSE;
+  /* A restored frame in flight that the catch-up did not meet: either the
+   * room never had it, or the archive could not say.  Offered again; in the
+   * second case a copy the room has is stale when it comes. */
+  if (session->in_flight_restored && session->in_flight != NULL)
+    g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
+  session->in_flight_restored = FALSE;
   if (missed_resync)
     need_rekey (session, "a resync was missed and the archive cannot supply it");
   else if (!closed)
@@ -1349,9 +1358,11 @@ smmp_session_restore (const SmmpIdentity *identity, const char *self_handle,
                                  "a message in flight without a session");
           goto fail;
         }
-      /* It may never have reached the room: offer it again.  An identical
-       * copy of a frame the room already has is stale when it comes. */
-      g_queue_push_tail (&session->frames, g_bytes_ref (session->in_flight->frame));
+      /* It may never have reached the room.  It is offered again when the
+       * catch-up ends, unless the catch-up found it: a second copy of a
+       * frame the room already has is stale, but every member would
+       * report it as a replay (6.8, 6.17). */
+      session->in_flight_restored = TRUE;
     }
   node = json_object_get_member (o, "resync_in_flight");
   if (node != NULL)

@@ -343,6 +343,38 @@ test_restarts_lose_nothing (void)
   g_rand_free (rand);
 }
 
+/* A member restarts after its message reached the room and before it read
+ * it back.  The catch-up finds the frame and applies it as the member's
+ * own: the text is shown once, and no copy goes out again for every member
+ * to report as a replay (PROTOCOL 6.17). */
+static void
+test_restart_with_data_in_flight (void)
+{
+  for (guint reached_room = 0; reached_room < 2; reached_room++)
+    {
+      SimRoom *room = sim_room_new_up (3, 81 + reached_room);
+      SimMember *m = sim_room_member (room, 1);
+      g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
+      GBytes *frame;
+
+      sim_room_set_losses (room, 0.0, TRUE); /* an archive to catch up from */
+      g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", m->handle, "sent, then gone"));
+      g_assert_true (smmp_session_send (m->session, "sent, then gone", NULL));
+      frame = smmp_session_pop_frame (m->session);
+      g_assert_nonnull (frame);
+      if (reached_room)
+        sim_room_append (room, 1, frame, NULL);
+      g_bytes_unref (frame);
+      g_assert_true (sim_room_restart (room, 1));
+      sim_room_run (room);
+
+      assert_all_delivered (room, submitted);
+      g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
+                                               SMMP_ERROR_REPLAYED), ==, 0);
+      sim_room_free (room);
+    }
+}
+
 /* A member restarts with its RESYNC in flight: the saved session holds it.
  * If the room had it, the catch-up finds it and applies it as the member's
  * own; if the room never got it, it goes out after the catch-up.  Either
@@ -771,6 +803,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  g_test_add_func ("/session/restart-with-data-in-flight", test_restart_with_data_in_flight);
   g_test_add_func ("/session/restart-with-resync-in-flight", test_restart_with_resync_in_flight);
   g_test_add_func ("/session/garbage-after-agreement", test_garbage_after_agreement_reported);
   g_test_add_func ("/session/replaced-member-holds-texts", test_replaced_member_holds_texts);

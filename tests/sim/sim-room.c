@@ -285,6 +285,8 @@ is_conversation (GBytes *frame)
 
 /* The member's client fetches what the room's archive holds of what it
  * missed, in order, or says it cannot. */
+static void deliver (SimRoom *room, guint index);
+
 static void
 catch_up (SimRoom *room, guint index)
 {
@@ -293,6 +295,12 @@ catch_up (SimRoom *room, guint index)
 
   m->want_catch_up = FALSE;
   m->catch_ups++;
+  /* The archive answers after everything the room had already sent live
+   * has arrived (or been lost): a real client's query covers the room up
+   * to the moment it is made, and the frames posted before it come in
+   * first on the same stream. */
+  while (m->cursor < room->log->len)
+    deliver (room, index);
   /* Like an archive query from the gap on: everything the room kept for
    * this member since then, what it did receive included, in order. */
   if (room->archive && m->gap_from != G_MAXUINT)
