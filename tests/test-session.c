@@ -343,6 +343,22 @@ test_restarts_lose_nothing (void)
   g_rand_free (rand);
 }
 
+/* Member 1's engine has just produced a frame.  It reaches the room if
+ * @reached_room, then member 1 restarts from its saved session before
+ * reading anything, and the room runs until it is quiet. */
+static void
+restart_with_frame_out (SimRoom *room, gboolean reached_room)
+{
+  GBytes *frame = smmp_session_pop_frame (sim_room_member (room, 1)->session);
+
+  g_assert_nonnull (frame);
+  if (reached_room)
+    sim_room_append (room, 1, frame, NULL);
+  g_bytes_unref (frame);
+  g_assert_true (sim_room_restart (room, 1));
+  sim_room_run (room);
+}
+
 /* A member restarts after its message reached the room and before it read
  * it back.  The catch-up finds the frame and applies it as the member's
  * own: the text is shown once, and no copy goes out again for every member
@@ -355,18 +371,11 @@ test_restart_with_data_in_flight (void)
       SimRoom *room = sim_room_new_up (3, 81 + reached_room);
       SimMember *m = sim_room_member (room, 1);
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
-      GBytes *frame;
 
       sim_room_set_losses (room, 0.0, TRUE); /* an archive to catch up from */
       g_ptr_array_add (submitted, g_strdup_printf ("%s: %s", m->handle, "sent, then gone"));
       g_assert_true (smmp_session_send (m->session, "sent, then gone", NULL));
-      frame = smmp_session_pop_frame (m->session);
-      g_assert_nonnull (frame);
-      if (reached_room)
-        sim_room_append (room, 1, frame, NULL);
-      g_bytes_unref (frame);
-      g_assert_true (sim_room_restart (room, 1));
-      sim_room_run (room);
+      restart_with_frame_out (room, reached_room);
 
       assert_all_delivered (room, submitted);
       g_assert_cmpuint (sim_room_count_events (room, SMMP_EVENT_FRAME_REJECTED,
@@ -390,18 +399,11 @@ test_restart_with_resync_in_flight (void)
       g_autoptr (GPtrArray) submitted = g_ptr_array_new_with_free_func (g_free);
       const guint32 generation = m->state->generation;
       guint rekeys = 0;
-      GBytes *frame;
 
       sim_room_set_losses (room, 0.0, TRUE); /* an archive to catch up from */
       m->state->resync_required = TRUE;
       smmp_session_resync_due (m->session);
-      frame = smmp_session_pop_frame (m->session);
-      g_assert_nonnull (frame);
-      if (reached_room)
-        sim_room_append (room, 1, frame, NULL);
-      g_bytes_unref (frame);
-      g_assert_true (sim_room_restart (room, 1));
-      sim_room_run (room);
+      restart_with_frame_out (room, reached_room);
 
       for (guint i = 0; i < 3; i++)
         {
