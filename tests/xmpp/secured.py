@@ -34,6 +34,15 @@ def read_hint():
     return m.group(1)
 
 
+def start_bed(tap, bed, plugin_so, users):
+    """Prosody up with @users registered, once the plugin is known built."""
+    if not os.path.exists(plugin_so):
+        raise harness.BedError('no plugin at %s (set SMMP_PLUGIN_DIR)' % plugin_so)
+    bed.start()
+    bed.register(*users)
+    tap.diag('prosody on 127.0.0.1:%d, dir %s' % (bed.prosody.port, bed.dir))
+
+
 def start_clients(bed, users):
     """Plugin clients, signed on, each having loaded core-smmp."""
     clients = bed.start_clients(users, plugins=['core-smmp'], plugin_dir=plugin_dir())

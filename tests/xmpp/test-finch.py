@@ -40,6 +40,7 @@ from xml.sax.saxutils import quoteattr
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
+import secured  # noqa: E402
 
 ROOM_NODE = 'finchroom'
 ROOM = harness.room_jid(ROOM_NODE)
@@ -423,9 +424,7 @@ PREFS_XML = """<?xml version='1.0' encoding='UTF-8' ?>
 
 def main():
     opts = parse_args()
-    plugin_dir = os.environ.get('SMMP_PLUGIN_DIR') or os.path.join(
-        harness.HERE, '..', '..', 'build', 'plugin')
-    plugin_so = os.path.join(plugin_dir, 'smmp.so')
+    plugin_so = os.path.join(secured.plugin_dir(), 'smmp.so')
 
     tap = harness.Tap(12)
     state = {}
@@ -455,18 +454,11 @@ def run_steps(tap, bed, finch, state, plugin_so):
         return tap.run(desc, run, diagnostics=diag)
 
     def start_bed():
-        if not os.path.exists(plugin_so):
-            raise harness.BedError('no plugin at %s (set SMMP_PLUGIN_DIR)' % plugin_so)
-        bed.start()
-        bed.register(*USERS)
-        tap.diag('prosody on 127.0.0.1:%d, dir %s' % (bed.prosody.port, bed.dir))
+        secured.start_bed(tap, bed, plugin_so, USERS)
 
     def headless_in_room():
-        clients = bed.start_clients(HEADLESS, plugins=['core-smmp'],
-                                    plugin_dir=os.path.dirname(plugin_so))
+        clients = secured.start_clients(bed, HEADLESS)
         state['clients'] = clients
-        for c in clients:
-            c.wait_event('plugin-loaded', id='core-smmp')
         # One after the other: the first creates the room.
         for c in clients:
             c.join(ROOM)

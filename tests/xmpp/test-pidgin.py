@@ -503,11 +503,7 @@ def run_steps(tap, bed, xvfb, pidgin, state, plugin_so):
         return '%s\n%s' % (pidgin.diagnostics(), bed.diagnostics())
 
     def start_bed():
-        if not os.path.exists(plugin_so):
-            raise harness.BedError('no plugin at %s (set SMMP_PLUGIN_DIR)' % plugin_so)
-        bed.start()
-        bed.register(*USERS)
-        tap.diag('prosody on 127.0.0.1:%d, dir %s' % (bed.prosody.port, bed.dir))
+        secured.start_bed(tap, bed, plugin_so, USERS)
 
     def headless_in_room():
         clients = secured.start_clients(bed, HEADLESS)
