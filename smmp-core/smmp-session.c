@@ -1071,6 +1071,35 @@ smmp_session_get_retries (const SmmpSession *session)
 #define SESSION_JSON_TYPE "smmp-session"
 #define SESSION_JSON_VERSION 1
 
+/* A frame in flight, saved as "frame_bytes" and "frame" (PROTOCOL 6.17). */
+static void
+add_frame (JsonBuilder *b, GBytes *frame)
+{
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (frame, &len);
+
+  smmp_json_add_int (b, "frame_bytes", (gint64) len);
+  smmp_json_add_bytes (b, "frame", data, len);
+}
+
+static GBytes *
+get_frame (JsonObject *o, GError **error)
+{
+  gint64 len;
+  guint8 *frame;
+
+  if (!smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES, &len,
+                          error))
+    return NULL;
+  frame = g_malloc ((gsize) len);
+  if (!smmp_json_get_bytes (o, "frame", frame, (gsize) len, error))
+    {
+      g_free (frame);
+      return NULL;
+    }
+  return g_bytes_new_take (frame, (gsize) len);
+}
+
 char *
 smmp_session_to_json (const SmmpSession *session)
 {
@@ -1128,8 +1157,6 @@ smmp_session_to_json (const SmmpSession *session)
   if (session->in_flight != NULL)
     {
       const SmmpPending *p = session->in_flight;
-      gsize len = 0;
-      const guint8 *frame = g_bytes_get_data (p->frame, &len);
 
       json_builder_set_member_name (b, "in_flight");
       json_builder_begin_object (b);
@@ -1138,8 +1165,7 @@ smmp_session_to_json (const SmmpSession *session)
       smmp_json_add_bytes (b, "id", p->id, SMMP_MESSAGE_ID_BYTES);
       smmp_json_add_int (b, "generation", p->generation);
       smmp_json_add_int (b, "epoch", p->epoch);
-      smmp_json_add_int (b, "frame_bytes", (gint64) len);
-      smmp_json_add_bytes (b, "frame", frame, len);
+      add_frame (b, p->frame);
       smmp_json_add_bytes (b, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
       smmp_json_add_bytes (b, "ratchet_secret", p->ratchet_secret, SMMP_KEY_BYTES);
       json_builder_end_object (b);
@@ -1147,8 +1173,6 @@ smmp_session_to_json (const SmmpSession *session)
   if (session->resync != NULL)
     {
       const SmmpResyncPending *p = session->resync;
-      gsize len = 0;
-      const guint8 *frame = g_bytes_get_data (p->frame, &len);
 
       /* Without it, the reflection of our own RESYNC after a restart would
        * be a frame in our name we did not send now: the others would apply
@@ -1156,8 +1180,7 @@ smmp_session_to_json (const SmmpSession *session)
       json_builder_set_member_name (b, "resync_in_flight");
       json_builder_begin_object (b);
       smmp_json_add_int (b, "generation", p->generation);
-      smmp_json_add_int (b, "frame_bytes", (gint64) len);
-      smmp_json_add_bytes (b, "frame", frame, len);
+      add_frame (b, p->frame);
       smmp_json_add_bytes (b, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES);
       smmp_json_add_bytes (b, "secrets", p->secrets, 2 * SMMP_KEY_BYTES);
       json_builder_end_object (b);
@@ -1170,16 +1193,13 @@ static SmmpResyncPending *
 read_resync_in_flight (JsonObject *o, GError **error)
 {
   SmmpResyncPending *p = g_new0 (SmmpResyncPending, 1);
-  gint64 generation, len;
-  guint8 *frame = NULL;
+  gint64 generation;
 
   p->secrets = sodium_malloc (2 * SMMP_KEY_BYTES);
   if (p->secrets == NULL)
     g_error ("smmp: out of guarded memory");
   if (!smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
-      || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
-                             &len, error)
-      || !smmp_json_get_bytes (o, "frame", frame = g_malloc ((gsize) len), (gsize) len, error)
+      || (p->frame = get_frame (o, error)) == NULL
       || !smmp_json_get_bytes (o, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES,
                                error)
       || !smmp_json_get_bytes (o, "secrets", p->secrets, 2 * SMMP_KEY_BYTES, error))
@@ -1187,12 +1207,10 @@ read_resync_in_flight (JsonObject *o, GError **error)
       if (error != NULL && *error == NULL)
         g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                              "the resync in flight is unreadable");
-      g_free (frame);
       smmp_resync_pending_free (p);
       return NULL;
     }
   p->generation = (guint32) generation;
-  p->frame = g_bytes_new_take (frame, (gsize) len);
   return p;
 }
 
@@ -1201,17 +1219,14 @@ read_in_flight (JsonObject *o, GError **error)
 {
   SmmpPending *p = g_new0 (SmmpPending, 1);
   const char *text = smmp_json_get_string (o, "text");
-  gint64 generation, epoch, len;
-  guint8 *frame = NULL;
+  gint64 generation, epoch;
 
   p->ratchet_secret = smmp_guarded_key_new ();
   if (!smmp_text_is_valid (text)
       || !smmp_json_get_bytes (o, "id", p->id, SMMP_MESSAGE_ID_BYTES, error)
       || !smmp_json_get_int (o, "generation", 0, G_MAXUINT32, &generation, error)
       || !smmp_json_get_int (o, "epoch", 0, G_MAXUINT32, &epoch, error)
-      || !smmp_json_get_int (o, "frame_bytes", SMMP_DATA_PREFIX_BYTES, SMMP_FRAME_MAX_BYTES,
-                             &len, error)
-      || !smmp_json_get_bytes (o, "frame", frame = g_malloc ((gsize) len), (gsize) len, error)
+      || (p->frame = get_frame (o, error)) == NULL
       || !smmp_json_get_bytes (o, "ratchet_public", p->ratchet_public, SMMP_KEY_PUBLIC_BYTES,
                                error)
       || !smmp_json_get_bytes (o, "ratchet_secret", p->ratchet_secret, SMMP_KEY_BYTES, error))
@@ -1219,14 +1234,12 @@ read_in_flight (JsonObject *o, GError **error)
       if (error != NULL && *error == NULL)
         g_set_error_literal (error, SMMP_ERROR, SMMP_ERROR_STORAGE,
                              "the message in flight is unreadable");
-      g_free (frame);
       smmp_pending_free (p);
       return NULL;
     }
   p->text = g_strdup (text);
   p->generation = (guint32) generation;
   p->epoch = (guint32) epoch;
-  p->frame = g_bytes_new_take (frame, (gsize) len);
   return p;
 }
 

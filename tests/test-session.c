@@ -343,6 +343,49 @@ test_restarts_lose_nothing (void)
   g_rand_free (rand);
 }
 
+/* The frames in flight, DATA and RESYNC, are saved and read back whole;
+ * either one damaged makes the whole document refused (PROTOCOL 6.17). */
+static void
+test_frames_in_flight_saved (void)
+{
+  SimRoom *room = sim_room_new_up (3, 43);
+  SimMember *m = sim_room_member (room, 1);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *json = NULL, *again = NULL;
+  SmmpSession *back;
+  const char *key = "\"frame\":\"";
+  guint damaged = 0;
+
+  g_assert_true (smmp_session_send (m->session, "in flight", NULL));
+  m->state->resync_required = TRUE;
+  smmp_session_resync_due (m->session);
+  json = smmp_session_to_json (m->session);
+  g_assert_nonnull (strstr (json, "\"in_flight\""));
+  g_assert_nonnull (strstr (json, "\"resync_in_flight\""));
+
+  back = smmp_session_restore (m->identity, m->handle, json, &error);
+  g_assert_no_error (error);
+  again = smmp_session_to_json (back);
+  g_assert_cmpstr (again, ==, json);
+  smmp_session_free (back);
+
+  for (const char *at = strstr (json, key); at != NULL; at = strstr (at + 1, key))
+    {
+      g_autofree char *cut = g_strdup (json);
+      g_autoptr (GError) e = NULL;
+
+      cut[at - json + strlen (key)] = '!'; /* not base64 */
+      g_assert_null (smmp_session_restore (m->identity, m->handle, cut, &e));
+      g_assert_error (e, SMMP_ERROR, SMMP_ERROR_STORAGE);
+      sodium_memzero (cut, strlen (cut));
+      damaged++;
+    }
+  g_assert_cmpuint (damaged, ==, 2); /* the DATA frame's and the RESYNC's */
+  sodium_memzero (json, strlen (json));
+  sodium_memzero (again, strlen (again));
+  sim_room_free (room);
+}
+
 /* Member 1's engine has just produced a frame.  It reaches the room if
  * @reached_room, then member 1 restarts from its saved session before
  * reading anything, and the room runs until it is quiet. */
@@ -805,6 +848,7 @@ main (int argc, char **argv)
   g_test_add_func ("/session/order-per-sender", test_order_preserved_per_sender);
   g_test_add_func ("/session/random-schedules", test_random_schedules);
   g_test_add_func ("/session/tampered", test_tampered_frames_refused);
+  g_test_add_func ("/session/frames-in-flight-saved", test_frames_in_flight_saved);
   g_test_add_func ("/session/restart-with-data-in-flight", test_restart_with_data_in_flight);
   g_test_add_func ("/session/restart-with-resync-in-flight", test_restart_with_resync_in_flight);
   g_test_add_func ("/session/garbage-after-agreement", test_garbage_after_agreement_reported);
