@@ -481,7 +481,7 @@ check_saved (SimRoom *room, guint member, guint n)
 }
 
 static guint
-messages_for (guint n)
+timed_messages (void)
 {
   if (opt_messages > 0)
     return (guint) opt_messages;
@@ -501,7 +501,7 @@ static void
 bench_size (guint n, guint64 seed, Result *res)
 {
   g_autoptr (GError) error = NULL;
-  const guint messages = messages_for (n);
+  const guint messages = timed_messages ();
   SmmpGroupState **states = g_new0 (SmmpGroupState *, n);
   guint8 first[SMMP_HASH_BYTES], other[SMMP_HASH_BYTES];
   X25519Bench xb;
