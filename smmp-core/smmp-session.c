@@ -425,11 +425,12 @@ need_catch_up (SmmpSession *session)
 }
 
 /* TRUE when @frame is, byte for byte, the DATA or RESYNC frame this member
- * has in flight: its own reflection.  The signature on it is the one this
- * member made, so checking it again would only cost a verification (about
- * one and a half X25519) on every message sent (docs/PROTOCOL.md 6.8, D5).
- * Any other frame in our name, a replay of an earlier one included, is
- * verified. */
+ * has in flight: its own reflection, applied with the secrets kept for it,
+ * sealed again when overtaken.  Its signature is the one this member made,
+ * so check_frame() does not verify it again: that would cost about one and
+ * a half X25519 on every message sent (docs/PROTOCOL.md 6.8, D5).  Any
+ * other frame in our name, a replay of an earlier one included, is
+ * verified, then refused. */
 static gboolean
 is_own_in_flight (const SmmpSession *session, const SmmpFrame *frame)
 {
@@ -505,7 +506,7 @@ apply_data (SmmpSession *session, SmmpFrame *frame)
     {
       if (session->in_flight == NULL && session->replaced)
         return FALSE; /* sealed before we knew; it goes out again (mark_replaced) */
-      if (session->in_flight == NULL || !g_bytes_equal (frame->bytes, session->in_flight->frame))
+      if (!is_own_in_flight (session, frame))
         {
           reject (session, state->members[s].handle, SMMP_ERROR_REPLAYED,
                   "a message in this member's name that it did not send now");
@@ -554,8 +555,7 @@ apply_resync (SmmpSession *session, SmmpFrame *frame)
   guint8 ratchet_new[SMMP_KEY_PUBLIC_BYTES];
   guint8 *v_new;
   const guint8 *own_secret = NULL;
-  gboolean own = s == state->self && session->resync != NULL
-                 && g_bytes_equal (frame->bytes, session->resync->frame);
+  gboolean own = is_own_in_flight (session, frame);
 
   if (s == state->self && !own)
     {
@@ -634,9 +634,7 @@ place_frame (SmmpSession *session, const char *sender, SmmpFrame *frame, gboolea
   if (position < 0)
     {
       /* R6: overtaken in the room.  Our own data frame is sealed again. */
-      if (frame->type == SMMP_FRAME_DATA && frame->sender == state->self
-          && session->in_flight != NULL
-          && g_bytes_equal (frame->bytes, session->in_flight->frame))
+      if (frame->type == SMMP_FRAME_DATA && is_own_in_flight (session, frame))
         {
           session->retries++;
           requeue_in_flight (session);
